@@ -1,0 +1,86 @@
+# oplogkit - build, test, install.
+#
+#   make                  every program into bin/
+#   make check            build, start test servers, run the bats suite
+#   make SANITIZE=1 check the same under AddressSanitizer + UBSan
+#   make install PREFIX=/usr/local
+#   make bench            benchmarks (separate from check; see bench/README.md)
+
+PREFIX ?= /usr/local
+CC ?= cc
+PKGS = libmongoc-1.0 libbson-1.0 libzstd
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+
+CFLAGS ?= -O2 -g
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+ifeq ($(SANITIZE),1)
+VARIANT = san
+SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+VARIANT = plain
+SAN =
+endif
+
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) $(PKG_CFLAGS) -Icommon
+ALL_LDFLAGS = $(LDFLAGS) $(SAN)
+LIBS = $(PKG_LIBS) -lpthread -lm
+
+OBJ = build/$(VARIANT)
+PROGRAMS = $(patsubst filters/%.c,%,$(wildcard filters/*.c))
+SCRIPTS = oplogkit-migrate
+COMMON_SRC = $(wildcard common/*.c)
+COMMON_OBJ = $(patsubst common/%.c,$(OBJ)/common/%.o,$(COMMON_SRC))
+UNIT_SRC = $(wildcard tests/unit/*.c)
+UNIT_BIN = $(patsubst tests/unit/%.c,$(OBJ)/unit/%,$(UNIT_SRC))
+BINS = $(addprefix bin/,$(PROGRAMS))
+
+all: $(BINS) $(UNIT_BIN)
+
+# bin/ holds the last variant built; the stamp relinks when it changes.
+$(OBJ)/.variant:
+	@mkdir -p $(OBJ)
+	@rm -f build/*/.variant
+	@touch $@
+
+$(OBJ)/common/%.o: common/%.c common/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(OBJ)/filters/%.o: filters/%.c common/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(OBJ)/libcommon.a: $(COMMON_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+bin/%: $(OBJ)/filters/%.o $(OBJ)/libcommon.a $(OBJ)/.variant
+	@mkdir -p bin
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
+
+$(OBJ)/unit/%: tests/unit/%.c $(OBJ)/libcommon.a common/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
+
+check: all
+	OPLOGKIT_UNIT_DIR=$(CURDIR)/$(OBJ)/unit tests/run
+
+bench: all
+	bench/run
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin
+	for s in $(SCRIPTS); do [ ! -f bin/$$s ] || install -m 755 bin/$$s $(DESTDIR)$(PREFIX)/bin; done
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1
+
+clean:
+	rm -rf build $(BINS)
+
+.PHONY: all check bench install clean
+.SECONDARY:

@@ -1,0 +1,70 @@
+/*
+ * conn.h - the one connection setup: where a URI comes from, how it is
+ * printed (password masked), and retrying with backoff.
+ */
+#ifndef OPLOGKIT_CONN_H
+#define OPLOGKIT_CONN_H
+
+#include <bson/bson.h>
+#include <mongoc/mongoc.h>
+#include <stdbool.h>
+
+/*
+ * The URI to use: the argument if given, else the content of uri_file
+ * (first line), else the environment variable env_name. Exits with
+ * EXIT_USAGE when none is set. The result is owned by the caller.
+ */
+char *conn_uri_resolve(const char *arg, const char *uri_file, const char *env_name);
+
+/* Copy uri into out with any password replaced by "****". */
+void conn_mask(const char *uri, char *out, size_t size);
+
+/*
+ * Connect (mongoc_client_new_from_uri with the app name oplogkit-PROG),
+ * TLS CA file optional. Exits with EXIT_USAGE on an unparsable URI; the
+ * server is reached lazily by the first command.
+ */
+mongoc_client_t *conn_open(const char *uri, const char *tls_ca_file);
+
+/* The URI's masked form, for messages and stream headers. */
+const char *conn_masked(mongoc_client_t *client);
+
+/*
+ * Retrying: a policy says for how long (retry_for_ms) a failing call may
+ * be retried, with exponential backoff from 100 ms up to 5 s.
+ */
+typedef struct {
+	long retry_for_ms;	/* total time budget; 0: no retry */
+	long waited_ms;		/* spent so far */
+	long next_ms;		/* next sleep */
+} retry_policy;
+
+void retry_init(retry_policy *policy, long retry_for_ms);
+
+/*
+ * After a failure: whether the error is worth retrying (network, server
+ * selection, not primary, shutdown) and the budget allows; if so sleeps
+ * the backoff and returns true. Reset with retry_init after a success.
+ */
+bool retry_again(retry_policy *policy, const bson_error_t *error);
+
+/* Whether an error is a network / availability error (retryable). */
+bool conn_error_transient(const bson_error_t *error);
+
+/* The retry budget conn_command uses (--retry-for; default 60 s). */
+void conn_set_retry_for(long retry_for_ms);
+long conn_retry_for(void);
+
+/*
+ * Run a command on db, retrying transient errors within the budget; exits
+ * EXIT_SERVER when they persist. Other errors return false with error set.
+ * reply is always initialized, as with mongoc_client_command_simple.
+ */
+bool conn_command(mongoc_client_t *client, const char *db, const bson_t *command,
+    bson_t *reply, bson_error_t *error);
+
+/* The newest / oldest ts in the server's local.oplog.rs (false with error set if none). */
+bool conn_newest_ts(mongoc_client_t *client, uint32_t *t, uint32_t *i, bson_error_t *error);
+bool conn_oldest_ts(mongoc_client_t *client, uint32_t *t, uint32_t *i, bson_error_t *error);
+
+#endif

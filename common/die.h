@@ -1,0 +1,43 @@
+/*
+ * die.h - the one error reporter and the exit statuses of DESIGN.md.
+ *
+ * Every message goes to stderr as "program: what failed: why".
+ * progname is set once by die_init(argv[0]).
+ */
+#ifndef OPLOGKIT_DIE_H
+#define OPLOGKIT_DIE_H
+
+#include <stdarg.h>
+
+enum exit_status {
+	EXIT_DONE = 0,		/* done; sync-check: in sync */
+	EXIT_DIFFERENT = 1,	/* sync-check: differences; entry-switch refused; local failure */
+	EXIT_USAGE = 2,		/* bad command line */
+	EXIT_BAD_STREAM = 3,	/* corrupt, truncated or oversized input stream */
+	EXIT_SERVER = 4,	/* server or connection error retries did not cure */
+	EXIT_HISTORY_LOST = 5,	/* requested start is older than the source's oplog */
+};
+
+/* Set the program name used as the prefix of every message. */
+void die_init(const char *argv0);
+
+/* The program name set by die_init ("oplogkit" before). */
+const char *die_progname(void);
+
+/* Print "progname: message" and exit with status. */
+void die(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+
+/* Print "progname: message" and go on. */
+void warnmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* vprintf form of warnmsg, for wrappers. */
+void vwarnmsg(const char *fmt, va_list ap);
+
+/* Allocation that cannot fail: exits with status 1 when memory is gone. */
+void *xmalloc(size_t size);
+void *xcalloc(size_t count, size_t size);
+void *xrealloc(void *ptr, size_t size);
+char *xstrdup(const char *s);
+
+#endif

@@ -1,0 +1,280 @@
+/*
+ * oplog-show - print a stream as Extended JSON, one entry per line, or
+ * count it (--stats), so grep, jq and diff work on oplog streams.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "die.h"
+#include "entry.h"
+#include "stream.h"
+
+enum format { CANONICAL, RELAXED };
+
+/* Per-namespace counts; an open-addressing table that doubles when half full. */
+struct ns_count {
+	char *ns;
+	uint64_t by_op[6];	/* i u d c n other */
+	uint64_t bytes;
+};
+
+struct stats {
+	struct ns_count *slots;
+	size_t size, used;
+	uint64_t entries, bytes, by_op[6];
+	timestamp_t first, last;
+};
+
+static const char op_names[] = "iudcn?";
+
+static void usage(void) __attribute__((noreturn));
+static void show_stream(stream_reader *, enum format, bool, struct stats *);
+static void print_stats(const struct stats *);
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{ "relaxed", no_argument, NULL, 'r' },
+		{ "pretty", no_argument, NULL, 'p' },
+		{ "stats", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum format format = CANONICAL;
+	bool pretty = false, want_stats = false;
+	struct stats stats;
+	int ch, k;
+
+	die_init(argv[0]);
+	while ((ch = getopt_long(argc, argv, "rpshV", options, NULL)) != -1) {
+		switch (ch) {
+		case 'r': format = RELAXED; break;
+		case 'p': pretty = true; break;
+		case 's': want_stats = true; break;
+		case 'h': usage();
+		case 'V': cli_version();
+		default:
+			fprintf(stderr, "usage: oplog-show [--relaxed] [--pretty] [--stats] [FILE ...]\n");
+			exit(EXIT_USAGE);
+		}
+	}
+	memset(&stats, 0, sizeof(stats));
+	signal(SIGPIPE, SIG_DFL);	/* `oplog-show | head` ends quietly */
+	for (k = optind; k < argc || k == optind; k++) {
+		stream_reader *reader = stream_open(k < argc ? argv[k] : NULL);
+
+		if (reader == NULL)
+			exit(EXIT_USAGE);
+		show_stream(reader, format, pretty, want_stats ? &stats : NULL);
+		stream_close(reader);
+	}
+	if (want_stats)
+		print_stats(&stats);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		die(EXIT_DIFFERENT, "stdout: write failed");
+	return EXIT_DONE;
+}
+
+static void
+usage(void)
+{
+	printf("usage: oplog-show [--relaxed] [--pretty] [--stats] [FILE ...]\n"
+	    "Print an oplog stream as Extended JSON, one entry per line.\n"
+	    "  -r, --relaxed  relaxed Extended JSON instead of canonical\n"
+	    "  -p, --pretty   indent each entry over several lines\n"
+	    "  -s, --stats    count entries by op and namespace instead\n"
+	    "Reads stdin without FILE; zstd streams are detected.\n");
+	exit(EXIT_DONE);
+}
+
+/* Re-indent one line of JSON; strings are copied untouched. */
+static void
+print_pretty(const char *json)
+{
+	int depth = 0;
+	bool in_string = false;
+	const char *p;
+
+	for (p = json; *p != '\0'; p++) {
+		if (in_string) {
+			putchar(*p);
+			if (*p == '\\' && p[1] != '\0')
+				putchar(*++p);
+			else if (*p == '"')
+				in_string = false;
+			continue;
+		}
+		switch (*p) {
+		case '"':
+			in_string = true;
+			putchar('"');
+			break;
+		case '{': case '[':
+			if (p[1] == ' ' && (p[2] == '}' || p[2] == ']')) {
+				printf("%c%c", *p, p[2]);
+				p += 2;
+				break;
+			}
+			printf("%c\n%*s", *p, ++depth * 2, "");
+			break;
+		case '}': case ']':
+			printf("\n%*s%c", --depth * 2, "", *p);
+			break;
+		case ',':
+			printf(",\n%*s", depth * 2, "");
+			break;
+		case ' ':
+			if (p > json && p[-1] == ':')
+				putchar(' ');
+			break;
+		default:
+			putchar(*p);
+		}
+	}
+	putchar('\n');
+}
+
+static void
+print_entry(const bson_t *entry, enum format format, bool pretty)
+{
+	size_t length;
+	char *json = format == RELAXED ? bson_as_relaxed_extended_json(entry, &length)
+	    : bson_as_canonical_extended_json(entry, &length);
+
+	if (json == NULL)
+		die(EXIT_BAD_STREAM, "entry cannot be shown as JSON");
+	if (pretty)
+		print_pretty(json);
+	else
+		puts(json);
+	bson_free(json);
+}
+
+static int
+op_index(const char *op)
+{
+	const char *at = op[0] != '\0' && op[1] == '\0' ? strchr(op_names, op[0]) : NULL;
+
+	return at != NULL ? (int)(at - op_names) : 5;
+}
+
+static uint64_t
+hash_string(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+	return h;
+}
+
+static struct ns_count *
+stats_slot(struct stats *stats, const char *ns)
+{
+	size_t k;
+
+	if (stats->used * 2 >= stats->size) {
+		struct ns_count *old = stats->slots;
+		size_t old_size = stats->size;
+
+		stats->size = old_size ? old_size * 2 : 64;
+		stats->slots = xcalloc(stats->size, sizeof(*stats->slots));
+		stats->used = 0;
+		for (k = 0; k < old_size; k++) {
+			if (old[k].ns == NULL)
+				continue;
+			*stats_slot(stats, old[k].ns) = old[k];
+		}
+		free(old);
+	}
+	for (k = hash_string(ns) & (stats->size - 1); stats->slots[k].ns != NULL;
+	    k = (k + 1) & (stats->size - 1))
+		if (strcmp(stats->slots[k].ns, ns) == 0)
+			return &stats->slots[k];
+	stats->slots[k].ns = (char *)ns;
+	stats->used++;
+	return &stats->slots[k];
+}
+
+static void
+count_entry(struct stats *stats, const bson_t *entry)
+{
+	const char *ns = entry_ns(entry);
+	timestamp_t ts = entry_ts(entry);
+	int op = op_index(entry_op(entry));
+	struct ns_count *slot = stats_slot(stats, ns);
+
+	if (slot->ns == ns)
+		slot->ns = xstrdup(ns);
+	slot->by_op[op]++;
+	slot->bytes += entry->len;
+	stats->by_op[op]++;
+	stats->entries++;
+	stats->bytes += entry->len;
+	if (stats->entries == 1)
+		stats->first = ts;
+	stats->last = ts;
+}
+
+static void
+show_stream(stream_reader *reader, enum format format, bool pretty, struct stats *stats)
+{
+	const bson_t *entry;
+	int status;
+
+	while ((status = stream_next(reader, &entry)) == STREAM_ENTRY) {
+		if (stats != NULL)
+			count_entry(stats, entry);
+		else
+			print_entry(entry, format, pretty);
+	}
+	if (status == STREAM_ERROR) {
+		fflush(stdout);
+		stream_die(reader);
+	}
+}
+
+static int
+compare_ns(const void *a, const void *b)
+{
+	return strcmp(((const struct ns_count *)a)->ns, ((const struct ns_count *)b)->ns);
+}
+
+static void
+print_stats(const struct stats *stats)
+{
+	struct ns_count *rows = xcalloc(stats->used + 1, sizeof(*rows));
+	size_t k, n = 0;
+	char first[32], last[32];
+	int op;
+
+	for (k = 0; k < stats->size; k++)
+		if (stats->slots[k].ns != NULL)
+			rows[n++] = stats->slots[k];
+	qsort(rows, n, sizeof(*rows), compare_ns);
+	printf("entries %" PRIu64 "  bytes %" PRIu64 "  first %s  last %s\n", stats->entries,
+	    stats->bytes, ts_format(stats->first, first, sizeof(first)),
+	    ts_format(stats->last, last, sizeof(last)));
+	printf("%-40s %10s %10s %10s %10s %10s %10s %12s\n", "namespace", "i", "u", "d", "c", "n",
+	    "other", "bytes");
+	for (k = 0; k < n; k++) {
+		printf("%-40s", rows[k].ns[0] != '\0' ? rows[k].ns : "(none)");
+		for (op = 0; op < 6; op++)
+			printf(" %10" PRIu64, rows[k].by_op[op]);
+		printf(" %12" PRIu64 "\n", rows[k].bytes);
+	}
+	printf("%-40s", "total");
+	for (op = 0; op < 6; op++)
+		printf(" %10" PRIu64, stats->by_op[op]);
+	printf(" %12" PRIu64 "\n", stats->bytes);
+	for (k = 0; k < stats->size; k++)
+		free(stats->slots[k].ns);
+	free(stats->slots);
+	free(rows);
+}
