@@ -37,9 +37,11 @@ COMMON_SRC = $(wildcard common/*.c)
 COMMON_OBJ = $(patsubst common/%.c,$(OBJ)/common/%.o,$(COMMON_SRC))
 UNIT_SRC = $(wildcard tests/unit/*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(OBJ)/unit/%,$(UNIT_SRC))
+TOOL_SRC = $(wildcard tests/tools/*.c)
+TOOL_BIN = $(patsubst tests/tools/%.c,$(OBJ)/tools/%,$(TOOL_SRC))
 BINS = $(addprefix bin/,$(PROGRAMS))
 
-all: $(BINS) $(UNIT_BIN)
+all: $(BINS) $(UNIT_BIN) $(TOOL_BIN)
 
 # bin/ holds the last variant built; the stamp relinks when it changes.
 $(OBJ)/.variant:
@@ -66,6 +68,11 @@ bin/%: $(OBJ)/filters/%.o $(OBJ)/libcommon.a $(OBJ)/.variant
 $(OBJ)/unit/%: tests/unit/%.c $(OBJ)/libcommon.a common/*.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
+
+# Test tools are oracles: they link libmongoc only, none of our code.
+$(OBJ)/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBS)
 
 check: all
 	OPLOGKIT_UNIT_DIR=$(CURDIR)/$(OBJ)/unit tests/run
