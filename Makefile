@@ -40,8 +40,10 @@ UNIT_BIN = $(patsubst tests/unit/%.c,$(OBJ)/unit/%,$(UNIT_SRC))
 TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(patsubst tests/tools/%.c,$(OBJ)/tools/%,$(TOOL_SRC))
 BINS = $(addprefix bin/,$(PROGRAMS))
+# The example application: the demo's and the benchmarks' write load.
+EXAMPLE_BINS = bin/oplogkit-loadgen
 
-all: $(BINS) $(UNIT_BIN) $(TOOL_BIN)
+all: $(BINS) $(EXAMPLE_BINS) $(UNIT_BIN) $(TOOL_BIN)
 
 # bin/ holds the last variant built; the stamp relinks when it changes.
 $(OBJ)/.variant:
@@ -65,6 +67,10 @@ bin/%: $(OBJ)/filters/%.o $(OBJ)/libcommon.a $(OBJ)/.variant
 	@mkdir -p bin
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
 
+bin/oplogkit-loadgen: examples/loadgen.c $(OBJ)/libcommon.a $(OBJ)/.variant common/*.h
+	@mkdir -p bin
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
+
 $(OBJ)/unit/%: tests/unit/%.c $(OBJ)/libcommon.a common/*.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
@@ -87,7 +93,7 @@ install: all
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1
 
 clean:
-	rm -rf build $(BINS)
+	rm -rf build $(BINS) $(EXAMPLE_BINS)
 
 .PHONY: all check bench install clean
 .SECONDARY:
