@@ -91,12 +91,12 @@ conn_mask(const char *uri, char *out, size_t size)
 	snprintf(out, size, "%.*s:****%s", (int)(colon - uri), uri, at);
 }
 
-mongoc_client_t *
-conn_open(const char *uri_text, const char *tls_ca_file)
+/* Parse uri_text and add the app name and TLS options every connection gets. */
+static mongoc_uri_t *
+uri_prepare(const char *uri_text, const char *tls_ca_file)
 {
 	bson_error_t error;
 	mongoc_uri_t *uri;
-	mongoc_client_t *client;
 	char appname[64];
 	char masked[1024];
 
@@ -112,6 +112,17 @@ conn_open(const char *uri_text, const char *tls_ca_file)
 		mongoc_uri_set_option_as_bool(uri, MONGOC_URI_TLS, true);
 		mongoc_uri_set_option_as_utf8(uri, MONGOC_URI_TLSCAFILE, tls_ca_file);
 	}
+	return uri;
+}
+
+mongoc_client_t *
+conn_open(const char *uri_text, const char *tls_ca_file)
+{
+	bson_error_t error;
+	mongoc_uri_t *uri = uri_prepare(uri_text, tls_ca_file);
+	mongoc_client_t *client;
+	char masked[1024];
+
 	client = mongoc_client_new_from_uri_with_error(uri, &error);
 	mongoc_uri_destroy(uri);
 	if (client == NULL) {
@@ -120,6 +131,26 @@ conn_open(const char *uri_text, const char *tls_ca_file)
 	}
 	mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
 	return client;
+}
+
+mongoc_client_pool_t *
+conn_open_pool(const char *uri_text, const char *tls_ca_file, int max_clients)
+{
+	bson_error_t error;
+	mongoc_uri_t *uri = uri_prepare(uri_text, tls_ca_file);
+	mongoc_client_pool_t *pool;
+	char masked[1024];
+
+	pool = mongoc_client_pool_new_with_error(uri, &error);
+	mongoc_uri_destroy(uri);
+	if (pool == NULL) {
+		conn_mask(uri_text, masked, sizeof(masked));
+		die(EXIT_USAGE, "cannot use %s: %s", masked, error.message);
+	}
+	mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
+	if (max_clients > 0)
+		mongoc_client_pool_max_size(pool, (uint32_t)max_clients);
+	return pool;
 }
 
 const char *

@@ -26,6 +26,12 @@ void conn_mask(const char *uri, char *out, size_t size);
  */
 mongoc_client_t *conn_open(const char *uri, const char *tls_ca_file);
 
+/*
+ * The same as a pool of up to max_clients clients (0: the driver's
+ * default), for programs that talk to one server from several threads.
+ */
+mongoc_client_pool_t *conn_open_pool(const char *uri, const char *tls_ca_file, int max_clients);
+
 /* The URI's masked form, for messages and stream headers. */
 const char *conn_masked(mongoc_client_t *client);
 
