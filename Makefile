@@ -76,9 +76,9 @@ $(OBJ)/unit/%: tests/unit/%.c $(OBJ)/libcommon.a common/*.h
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
 
 # Test tools are oracles: they link libmongoc only, none of our code.
-$(OBJ)/tools/%: tests/tools/%.c
+$(OBJ)/tools/%: tests/tools/%.c $(OBJ)/libcommon.a common/*.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
 
 check: all
 	OPLOGKIT_UNIT_DIR=$(CURDIR)/$(OBJ)/unit tests/run
