@@ -75,7 +75,7 @@ $(OBJ)/unit/%: tests/unit/%.c $(OBJ)/libcommon.a common/*.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
 
-# Test tools are oracles: they link libmongoc only, none of our code.
+# Test tools; mongo-cmd, the tests' oracle, uses none of libcommon on purpose.
 $(OBJ)/tools/%: tests/tools/%.c $(OBJ)/libcommon.a common/*.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
