@@ -19,13 +19,14 @@
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static long default_retry_for_ms = DEFAULT_RETRY_FOR_MS;
+static __thread bool closing;	/* conn_close is destroying a client */
 
 static void
 log_handler(mongoc_log_level_t level, const char *domain, const char *message, void *data)
 {
 	(void)data;
 	/* The driver's chatter (debug, info, trace) is not for users. */
-	if (level <= MONGOC_LOG_LEVEL_WARNING)
+	if (level <= MONGOC_LOG_LEVEL_WARNING && !closing)
 		warnmsg("%s: %s", domain, message);
 }
 
@@ -131,6 +132,14 @@ conn_open(const char *uri_text, const char *tls_ca_file)
 	}
 	mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
 	return client;
+}
+
+void
+conn_close(mongoc_client_t *client)
+{
+	closing = true;
+	mongoc_client_destroy(client);
+	closing = false;
 }
 
 mongoc_client_pool_t *

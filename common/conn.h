@@ -32,6 +32,13 @@ mongoc_client_t *conn_open(const char *uri, const char *tls_ca_file);
  */
 mongoc_client_pool_t *conn_open_pool(const char *uri, const char *tls_ca_file, int max_clients);
 
+/*
+ * Destroy a client quietly: the driver's warnings while it ends its
+ * sessions ("Couldn't send endSessions" on FerretDB, which lacks the
+ * command) are noise at exit.
+ */
+void conn_close(mongoc_client_t *client);
+
 /* The URI's masked form, for messages and stream headers. */
 const char *conn_masked(mongoc_client_t *client);
 
