@@ -110,7 +110,10 @@ vfail(struct ctx *ctx, int code, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (ctx->errbuf == NULL || ctx->errsize == 0)
 		return false;
-	if (ctx->pathlen > 0)
+	if (ctx->pathlen > 200)
+		snprintf(ctx->errbuf, ctx->errsize, "diff at ...%s: %s",
+		    ctx->path + ctx->pathlen - 197, msg);
+	else if (ctx->pathlen > 0)
 		snprintf(ctx->errbuf, ctx->errsize, "diff at %s: %s", ctx->path, msg);
 	else
 		snprintf(ctx->errbuf, ctx->errsize, "diff: %s", msg);
@@ -125,6 +128,18 @@ fail(struct ctx *ctx, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	vfail(ctx, DIFF_ERROR_MALFORMED, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* Record a valid diff this code does not handle. */
+static bool __attribute__((format(printf, 2, 3)))
+unsupported(struct ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(ctx, DIFF_ERROR_UNSUPPORTED, fmt, ap);
 	va_end(ap);
 	return false;
 }
@@ -489,7 +504,7 @@ validate_object(struct ctx *ctx, const uint8_t *data, uint32_t len, int depth)
 
 		if (c->kind == KIND_BINARY) {
 			old = path_push(ctx, c->name, c->namelen);
-			ok = fail(ctx, "b (binary patch of a time-series column) is not supported");
+			ok = unsupported(ctx, "b (binary patch of a time-series column) is not supported");
 			path_pop(ctx, old);
 		}
 		if (c->kind != KIND_SUBDIFF)
@@ -874,7 +889,8 @@ static bool
 set_value(struct ctx *ctx, struct xlate *x, const bson_iter_t *value)
 {
 	if (!value_settable(value, 0))
-		return inexact(ctx, "at %.200s: the value holds a field name with '.' or a leading '$'",
+		return inexact(ctx, "at %.200s: the value holds a field name that is empty, "
+		    "has a '.' or a leading '$'",
 		    x->path);
 	if (!bson_append_iter(&x->set, x->path, (int)x->pathlen, value))
 		return fail(ctx, "update too large");

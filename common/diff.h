@@ -27,6 +27,7 @@
 #define DIFF_ERROR_DOMAIN	0x64696666	/* "diff" */
 #define DIFF_ERROR_MALFORMED	1	/* the diff is not a valid $v:2 diff */
 #define DIFF_ERROR_INEXACT	2	/* valid, but $set/$unset cannot say it exactly */
+#define DIFF_ERROR_UNSUPPORTED	3	/* valid, but holds a b section (see below) */
 
 /* The largest document a diff may produce (MongoDB's BSON user limit). */
 #define DIFF_MAX_DOCUMENT	(16 * 1024 * 1024)
@@ -71,10 +72,11 @@ bool diff_apply(const bson_t *doc, const bson_t *diff, bson_t *out, char *errbuf
  *
  * False, with error->code DIFF_ERROR_INEXACT, when it cannot be said
  * exactly: l (array resize), an element sub-diff s<idx>, a field name with
- * '.', a leading '$' or empty, anything touching _id, a b section, new
+ * '.', a leading '$' or empty, anything touching _id, new
  * fields at one level whose listed order is not mongod's sorted order
  * (mongod appends new $set fields sorted by name), an index past 1000000,
- * or a diff that changes nothing. DIFF_ERROR_MALFORMED for a bad diff.
+ * or a diff that changes nothing. DIFF_ERROR_MALFORMED for a bad diff,
+ * DIFF_ERROR_UNSUPPORTED for a b section.
  * update and filter are always initialized (empty on failure); the caller
  * destroys them. error may be NULL.
  */
