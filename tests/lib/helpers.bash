@@ -1,14 +1,14 @@
 # helpers.bash - what every test file gets from `load lib/helpers`.
 #
-# $ROOT (the repo), bin/ on PATH, $FIXTURES (../shared/fixtures, or
-# $OPLOGKIT_FIXTURES), $SRC_URI and $DST_URI (the two servers tests/run
+# $ROOT (the repo), bin/ on PATH, $FIXTURES (../shared/fixtures, see
+# scripts/shared-dir; $OPLOGKIT_FIXTURES wins), $SRC_URI and $DST_URI (the two servers tests/run
 # started, or $OPLOGKIT_TEST_SOURCE_URI / _TARGET_URI), and functions to
 # talk to them through mongo-cmd, a test tool that shares no code with
 # the programs under test. bats-support, bats-assert, bats-file loaded.
 
 ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 PATH=$ROOT/bin:$PATH
-FIXTURES=${OPLOGKIT_FIXTURES:-$(realpath -m "$ROOT/../shared/fixtures")}
+FIXTURES=${OPLOGKIT_FIXTURES:-$("$ROOT/scripts/shared-dir" || echo /nonexistent)/fixtures}
 SRC_URI=${OPLOGKIT_TEST_SOURCE_URI:-}
 DST_URI=${OPLOGKIT_TEST_TARGET_URI:-}
 MONGO_CMD=${OPLOGKIT_TOOLS_DIR:-$ROOT/build/plain/tools}/mongo-cmd
