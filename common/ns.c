@@ -386,6 +386,26 @@ ns_literal_include(const ns_filter *filter, size_t index)
 }
 
 bool
+ns_match_database_by_pattern(const ns_filter *filter, const char *db)
+{
+	char prefix[512];
+	size_t k;
+
+	if (!ns_match_database(filter, db))
+		return false;
+	if (!has_includes(filter) || filter->regex_count > 0)
+		return true;
+	database_prefix(db, prefix, sizeof(prefix));
+	for (k = 0; k < filter->includes.count; k++) {
+		const char *glob = filter->includes.items[k];
+
+		if (strpbrk(glob, "*?[\\") != NULL && glob_may_match_prefix(glob, prefix))
+			return true;
+	}
+	return false;
+}
+
+bool
 ns_has_renames(const ns_filter *filter)
 {
 	return filter->rename_count > 0;

@@ -72,6 +72,12 @@ bool ns_match_whole_database(const ns_filter *filter, const char *db);
  */
 const char *ns_literal_include(const ns_filter *filter, size_t index);
 
+/*
+ * Whether some namespace of db could be selected by something other than
+ * a literal include: a wildcard glob, a regex, or no include at all.
+ */
+bool ns_match_database_by_pattern(const ns_filter *filter, const char *db);
+
 /* Whether any rename rule is set. */
 bool ns_has_renames(const ns_filter *filter);
 
