@@ -1,0 +1,85 @@
+/*
+ * lag.c - the source's newest oplog ts against the target's checkpoint.
+ */
+#include <string.h>
+
+#include "conn.h"
+#include "lag.h"
+
+bool
+lag_checkpoint(mongoc_client_t *target, const char *name, timestamp_t *ts, bool *found,
+    bson_error_t *error)
+{
+	bson_t *command = BCON_NEW("find", BCON_UTF8(LAG_CHECKPOINT_COLLECTION),
+	    "filter", "{", "_id", BCON_UTF8(name), "}", "limit", BCON_INT32(1),
+	    "singleBatch", BCON_BOOL(true));
+	bson_iter_t iter, batch;
+	bson_t reply;
+	bool ok;
+
+	*found = false;
+	ts->t = ts->i = 0;
+	ok = conn_command(target, LAG_CHECKPOINT_DB, command, &reply, error);
+	bson_destroy(command);
+	if (!ok) {
+		bson_destroy(&reply);
+		return false;
+	}
+	/* The first document of cursor.firstBatch, and its Timestamp ts. */
+	if (bson_iter_init(&iter, &reply) &&
+	    bson_iter_find_descendant(&iter, "cursor.firstBatch", &batch) &&
+	    BSON_ITER_HOLDS_ARRAY(&batch) && bson_iter_recurse(&batch, &iter) &&
+	    bson_iter_next(&iter) && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+		bson_iter_t doc;
+
+		if (bson_iter_recurse(&iter, &doc) && bson_iter_find(&doc, "ts") &&
+		    BSON_ITER_HOLDS_TIMESTAMP(&doc)) {
+			bson_iter_timestamp(&doc, &ts->t, &ts->i);
+			*found = true;
+		}
+	}
+	bson_destroy(&reply);
+	return true;
+}
+
+bool
+lag_measure(mongoc_client_t *source, mongoc_client_t *target, const char *name,
+    struct lag *lag, bson_error_t *error)
+{
+	memset(lag, 0, sizeof(*lag));
+	if (!conn_newest_ts(source, &lag->newest.t, &lag->newest.i, error))
+		return false;
+	if (!lag_checkpoint(target, name, &lag->checkpoint, &lag->has_checkpoint, error))
+		return false;
+	if (!lag->has_checkpoint)
+		lag->seconds = (long)lag->newest.t;
+	else if (lag_caught_up(lag))
+		lag->seconds = 0;
+	else
+		lag->seconds = (long)lag->newest.t - (long)lag->checkpoint.t;
+	return true;
+}
+
+bool
+lag_caught_up(const struct lag *lag)
+{
+	return lag->has_checkpoint && ts_compare(lag->checkpoint, lag->newest) >= 0;
+}
+
+bool
+lag_entries_after(mongoc_client_t *source, timestamp_t ts, int64_t *count, bson_error_t *error)
+{
+	bson_t *command = BCON_NEW("count", BCON_UTF8("oplog.rs"),
+	    "query", "{", "ts", "{", "$gt", BCON_TIMESTAMP(ts.t, ts.i), "}", "}");
+	bson_iter_t iter;
+	bson_t reply;
+	bool ok;
+
+	*count = 0;
+	ok = conn_command(source, "local", command, &reply, error);
+	bson_destroy(command);
+	if (ok && bson_iter_init_find(&iter, &reply, "n") && BSON_ITER_HOLDS_NUMBER(&iter))
+		*count = bson_iter_as_int64(&iter);
+	bson_destroy(&reply);
+	return ok;
+}

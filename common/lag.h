@@ -1,0 +1,46 @@
+/*
+ * lag.h - how far the target is behind the source: the source's newest
+ * oplog ts against the checkpoint oplog-apply keeps on the target, the
+ * document {_id: NAME, ts, count, wall} of oplogkit.checkpoints.
+ * sync-check reports it; entry-switch waits on it.
+ */
+#ifndef OPLOGKIT_LAG_H
+#define OPLOGKIT_LAG_H
+
+#include <bson/bson.h>
+#include <mongoc/mongoc.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "entry.h"
+
+#define LAG_CHECKPOINT_DB "oplogkit"
+#define LAG_CHECKPOINT_COLLECTION "checkpoints"
+
+struct lag {
+	timestamp_t newest;	/* the source's newest oplog ts */
+	timestamp_t checkpoint;	/* the target's checkpoint ts (zero without one) */
+	bool has_checkpoint;
+	long seconds;		/* newest.t - checkpoint.t; 0 once the checkpoint is there */
+};
+
+/*
+ * The ts of checkpoint name on target. *found is false (and the call
+ * true) when there is no such checkpoint, or it has no Timestamp ts.
+ */
+bool lag_checkpoint(mongoc_client_t *target, const char *name, timestamp_t *ts,
+    bool *found, bson_error_t *error);
+
+/* Read both ends into lag. False with error set when a server fails or
+ * the source has no oplog. */
+bool lag_measure(mongoc_client_t *source, mongoc_client_t *target, const char *name,
+    struct lag *lag, bson_error_t *error);
+
+/* Whether the target's checkpoint has reached (>=) the source's newest ts. */
+bool lag_caught_up(const struct lag *lag);
+
+/* How many entries of the source's oplog come after ts. */
+bool lag_entries_after(mongoc_client_t *source, timestamp_t ts, int64_t *count,
+    bson_error_t *error);
+
+#endif
