@@ -555,8 +555,10 @@ diff_from_oplog(const bson_t *o, bson_t *diff)
 	const uint8_t *data;
 	uint32_t len;
 
-	if (!bson_iter_init_find(&iter, o, "$v") || !BSON_ITER_HOLDS_NUMBER(&iter) ||
-	    bson_iter_as_int64(&iter) != 2)
+	if (!bson_iter_init_find(&iter, o, "$v"))
+		return false;
+	if (BSON_ITER_HOLDS_DOUBLE(&iter) ? bson_iter_double(&iter) != 2.0 :
+	    !BSON_ITER_HOLDS_NUMBER(&iter) || bson_iter_as_int64(&iter) != 2)
 		return false;
 	if (!bson_iter_init_find(&iter, o, "diff") || !BSON_ITER_HOLDS_DOCUMENT(&iter))
 		return false;

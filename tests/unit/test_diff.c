@@ -103,6 +103,28 @@ show(const char *label, const bson_t *doc)
 	bson_free(json);
 }
 
+/* With OPLOGKIT_FUZZ_SEEDS=dir, save doc then diff as a seed for tests/fuzz/fuzz_diff. */
+static void
+save_seed(const bson_t *doc, const bson_t *diff)
+{
+	const char *dir = getenv("OPLOGKIT_FUZZ_SEEDS");
+	static int seed;
+	char path[4096];
+	FILE *file;
+
+	if (dir == NULL || *dir == '\0')
+		return;
+	snprintf(path, sizeof(path), "%s/seed-%03d.bson", dir, seed++);
+	file = fopen(path, "wb");
+	if (file == NULL) {
+		fprintf(stderr, "test_diff: %s: cannot write\n", path);
+		return;
+	}
+	fwrite(bson_get_data(doc), 1, doc->len, file);
+	fwrite(bson_get_data(diff), 1, diff->len, file);
+	fclose(file);
+}
+
 /* Apply diff to doc: the result must be expect, byte for byte, twice over. */
 static void
 apply_ok(const char *name, const char *doc_json, const char *diff_json, const char *expect_json)
@@ -112,6 +134,7 @@ apply_ok(const char *name, const char *doc_json, const char *diff_json, const ch
 	bson_t out, again;
 	char err[512];
 
+	save_seed(doc, diff);
 	checks++;
 	if (!diff_apply(doc, diff, &out, err, sizeof(err))) {
 		fprintf(stderr, "FAIL %s: diff_apply failed: %s\n", name, err);
@@ -143,6 +166,7 @@ apply_bad_bson(const char *name, const bson_t *doc, const bson_t *diff, const ch
 	bson_t out;
 	char err[512];
 
+	save_seed(doc, diff);
 	checks++;
 	if (diff_apply(doc, diff, &out, err, sizeof(err))) {
 		fprintf(stderr, "FAIL %s: diff_apply accepted it\n", name);
@@ -443,6 +467,21 @@ test_corrupt(void)
 }
 
 static void
+test_validate(void)
+{
+	bson_t *good = from_json("{'d': {'x': false}, 'sarr': {'a': true, 'l': 3, 's1': {'u': {'y': 1}}}}");
+	bson_t *bad = from_json("{'sarr': {'a': true, 's1': {'u': 1}}}");
+	char err[256];
+
+	CHECK(diff_validate(good, err, sizeof(err)) && err[0] == '\0');
+	CHECK(!diff_validate(bad, err, sizeof(err)) &&
+	    strcmp(err, "diff at sarr.s1: section \"u\" is not a document") == 0);
+	CHECK(!diff_validate(bad, NULL, 0));
+	bson_destroy(good);
+	bson_destroy(bad);
+}
+
+static void
 test_from_oplog(void)
 {
 	bson_t *o = from_json("{'@v': 2, 'diff': {'u': {'a': 1}}}");
@@ -454,6 +493,9 @@ test_from_oplog(void)
 	CHECK(diff_from_oplog(o, &diff) && same_bytes(&diff, expect));
 	CHECK(!diff_from_oplog(v1, &diff));
 	CHECK(!diff_from_oplog(replacement, &diff));
+	bson_destroy(o);
+	o = from_json("{'@v': 2.5, 'diff': {'u': {'a': 1}}}");
+	CHECK(!diff_from_oplog(o, &diff));
 	bson_destroy(o);
 	bson_destroy(v1);
 	bson_destroy(replacement);
@@ -607,6 +649,7 @@ main(int argc, char **argv)
 	test_malformed();
 	test_bounds();
 	test_corrupt();
+	test_validate();
 	test_from_oplog();
 	test_to_update();
 	if (failures > 0) {
