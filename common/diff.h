@@ -15,6 +15,14 @@
  * an array diff when its first field is a: true; then l: N resizes (cut, or
  * pad with null), u<idx>: value sets an element (padding with null) and
  * s<idx>: D'' diffs an element.
+ *
+ * For an applier, per $v:2 entry: diff_from_oplog(o, &d); if
+ * diff_to_update(&d, &update, &filter, &error), run update on {_id, ...filter};
+ * when that matches nothing, or diff_to_update says DIFF_ERROR_INEXACT,
+ * read the document (missing: count and skip), diff_apply, replace it.
+ * DIFF_ERROR_MALFORMED and DIFF_ERROR_UNSUPPORTED mean a bad entry.
+ * The translation's order rules are mongod's (the destination DESIGN.md
+ * targets); another server's $set may order new fields differently.
  */
 #ifndef OPLOGKIT_DIFF_H
 #define OPLOGKIT_DIFF_H
@@ -49,7 +57,8 @@ bool diff_validate(const bson_t *diff, char *errbuf, size_t errsize);
  * Apply diff to doc into out, as mongod would: unchanged and u-updated
  * fields keep their place; u fields that were missing, then i fields, are
  * appended in the order listed (an i field already present moves to the
- * end, as mongod does when it checks for existence); a sub-diff of a
+ * end, as mongod does when it checks for existence; without the check it
+ * would write the field twice); a sub-diff of a
  * missing field does nothing; a sub-diff whose field has the wrong type
  * (object vs array vs scalar) sets it to null, as does an array element
  * sub-diff past the end. out is always initialized (empty on failure);
@@ -71,11 +80,12 @@ bool diff_apply(const bson_t *doc, const bson_t *diff, bson_t *out, char *errbuf
  * filter may be NULL: then only diffs that need no condition translate.
  *
  * False, with error->code DIFF_ERROR_INEXACT, when it cannot be said
- * exactly: l (array resize), an element sub-diff s<idx>, a field name with
- * '.', a leading '$' or empty, anything touching _id, new
- * fields at one level whose listed order is not mongod's sorted order
- * (mongod appends new $set fields sorted by name), an index past 1000000,
- * or a diff that changes nothing. DIFF_ERROR_MALFORMED for a bad diff,
+ * exactly: l (array resize), an element sub-diff s<idx>, a field name
+ * (in the diff or inside a value it sets) with '.', a leading '$' or
+ * empty, anything touching _id, new fields at one level whose listed order
+ * is not mongod's sorted order (mongod appends new $set fields sorted by
+ * name, numbers by value since 4.4: both orders must agree), an index past
+ * 1000000 (mongod pads at most 1500000), or a diff that changes nothing. DIFF_ERROR_MALFORMED for a bad diff,
  * DIFF_ERROR_UNSUPPORTED for a b section.
  * update and filter are always initialized (empty on failure); the caller
  * destroys them. error may be NULL.
