@@ -1,0 +1,811 @@
+/*
+ * oplog-read - tail a server's local.oplog.rs into a stream.
+ *
+ * Entries after --since (exclusive), or after the last entry of the spool
+ * given to --resume, are written as they come, flushed after each batch
+ * so a follower (oplog-apply --follow) sees them at once. The cursor is
+ * a tailable awaitData one, driven with explicit find/getMore commands so
+ * that batch boundaries (where we flush) and batch sizes are ours: the
+ * find asks for one entry only, because FerretDB closes a tailable
+ * cursor whose first batch is not full. A cursor the server closes (empty
+ * result, restart, capped deletion) is reopened after the last entry
+ * written, so nothing is read twice and nothing is skipped; each reopening
+ * checks that the oplog still reaches back to that entry (else exit 5).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "cli.h"
+#include "conn.h"
+#include "die.h"
+#include "entry.h"
+#include "stream.h"
+
+#define FIRST_BATCH 1		/* see the top: FerretDB needs a full first batch */
+#define NEXT_BATCH 1000
+#define AWAIT_MS 1000		/* a getMore waits this long: also our stop latency */
+#define DEFAULT_POLL_MS 250
+#define DEFAULT_RETRY_FOR_MS (5 * 60 * 1000)
+
+static struct {
+	const char *output;
+	const char *resume;
+	const char *uri_file;
+	const char *tls_ca_file;
+	timestamp_t since, until;
+	bool has_since, has_until, has_count, now, progress;
+	uint64_t count;
+	int zstd_level;		/* -1: not given */
+	long retry_for_ms, poll_ms;
+} opt = { .zstd_level = -1, .retry_for_ms = DEFAULT_RETRY_FOR_MS, .poll_ms = DEFAULT_POLL_MS };
+
+/* What the spool given to --resume holds, once repaired. */
+struct spool {
+	timestamp_t last;	/* ts of its last entry (header: t0) */
+	uint64_t entries;	/* data entries, markers not counted */
+	bool compressed;
+	char source[1024];	/* the header's source, "" without one */
+};
+
+/* The reading session: where we are and what we have written. */
+struct session {
+	mongoc_client_t *client;
+	stream_writer *out;
+	const char *out_name;
+	const char *start_name;	/* "--since" or the spool, for messages */
+	timestamp_t last;	/* last entry written, or the start */
+	uint64_t total;		/* data entries in the stream, resumed ones too */
+	uint64_t written, bytes;	/* this run */
+	bool done;		/* --until or --count reached */
+	struct timespec started, reported;
+	uint64_t reported_written;
+};
+
+static void usage(void) __attribute__((noreturn));
+static void parse_options(int argc, char **argv);
+static void print_newest(mongoc_client_t *client);
+static void oplog_require(mongoc_client_t *client);
+static timestamp_t oplog_newest(mongoc_client_t *client);
+static void spool_resume(const char *path, struct spool *spool);
+static void tail(struct session *session);
+static void progress_report(struct session *session, bool force);
+
+int
+main(int argc, char **argv)
+{
+	struct session session;
+	struct spool spool;
+	char *uri;
+	bson_t marker;
+	int level;
+
+	die_init(argv[0]);
+	parse_options(argc, argv);
+	uri = conn_uri_resolve(optind < argc ? argv[optind] : NULL, opt.uri_file,
+	    "OPLOGKIT_SOURCE_URI");
+	memset(&session, 0, sizeof(session));
+	session.client = conn_open(uri, opt.tls_ca_file);
+	conn_set_retry_for(opt.retry_for_ms);
+	oplog_require(session.client);
+	if (opt.now)
+		print_newest(session.client);
+
+	level = opt.zstd_level < 0 ? 0 : opt.zstd_level;
+	if (opt.resume != NULL) {
+		spool_resume(opt.resume, &spool);
+		if (spool.source[0] != '\0' && strcmp(spool.source, conn_masked(session.client)) != 0)
+			warnmsg("%s: was read from %s, now resuming from %s", opt.resume,
+			    spool.source, conn_masked(session.client));
+		if (spool.compressed && level == 0)
+			level = cli_zstd_level(NULL);
+		session.last = spool.last;
+		session.total = spool.entries;
+		session.start_name = opt.resume;
+		session.out_name = opt.resume;
+	} else {
+		session.last = opt.has_since ? opt.since : oplog_newest(session.client);
+		session.start_name = "--since";
+		session.out_name = opt.output != NULL ? opt.output : "stdout";
+	}
+	cli_catch_signals();
+	session.out = stream_create(opt.resume != NULL ? opt.resume : opt.output, level,
+	    opt.resume != NULL);
+	if (session.out == NULL)
+		exit(EXIT_DIFFERENT);
+	if (opt.resume == NULL) {
+		marker_header(&marker, "oplog", conn_masked(session.client), session.last);
+		if (!stream_write(session.out, &marker) || !stream_flush(session.out))
+			exit(EXIT_DIFFERENT);
+		bson_destroy(&marker);
+	}
+
+	tail(&session);
+
+	marker_trailer(&marker, session.total, session.last);
+	if (!stream_write(session.out, &marker) || !stream_finish(session.out))
+		exit(EXIT_DIFFERENT);
+	bson_destroy(&marker);
+	progress_report(&session, true);
+	conn_close(session.client);
+	free(uri);
+	return EXIT_DONE;
+}
+
+static void
+usage(void)
+{
+	printf("usage: oplog-read [--since TS | --resume FILE] [--until TS] [--count N]\n"
+	    "                  [-o FILE] [-z|--zstd[=LEVEL]] [--retry-for DURATION]\n"
+	    "                  [--poll DURATION] [--progress] [--uri-file FILE]\n"
+	    "                  [--tls-ca-file FILE] [URI]\n"
+	    "       oplog-read --now [URI]\n"
+	    "Tail a server's oplog (local.oplog.rs) into a stream of entries.\n"
+	    "  --since TS          start after TS (\"T,I\", \"T\", {\"$timestamp\":...});\n"
+	    "                      0 reads the whole oplog; default: its newest entry\n"
+	    "  --resume FILE       append to the spool FILE after its last entry\n"
+	    "  --until TS          stop after the entries up to TS, inclusive\n"
+	    "  --count N           stop after N entries\n"
+	    "  --now               print the newest ts of the oplog and exit\n"
+	    "  -o, --output FILE   write to FILE (mode 0600) instead of stdout\n"
+	    "  -z, --zstd[=LEVEL]  compress with zstd (level 1..22, default 3)\n"
+	    "  --retry-for DUR     reconnect for this long before giving up (5m)\n"
+	    "  --poll DUR          pause before reopening an exhausted cursor (250ms)\n"
+	    "  --progress          one line a second on stderr\n"
+	    "URI defaults to $OPLOGKIT_SOURCE_URI.\n");
+	exit(EXIT_DONE);
+}
+
+static void
+usage_error(void)
+{
+	fprintf(stderr, "usage: oplog-read [--since TS | --resume FILE] [--until TS] [--count N]\n"
+	    "                  [-o FILE] [-z|--zstd[=LEVEL]] [--retry-for DURATION] [--progress] [URI]\n"
+	    "       oplog-read --now [URI]\n");
+	exit(EXIT_USAGE);
+}
+
+static timestamp_t
+parse_ts(const char *option, const char *text)
+{
+	timestamp_t ts;
+
+	if (!ts_parse(text, &ts))
+		die(EXIT_USAGE, "%s: not a timestamp: '%s' (try T,I or {\"$timestamp\":{\"t\":T,\"i\":I}})",
+		    option, text);
+	return ts;
+}
+
+static void
+parse_options(int argc, char **argv)
+{
+	enum { SINCE = 256, RESUME, UNTIL, COUNT, NOW, RETRY_FOR, POLL, PROGRESS, URI_FILE, TLS_CA };
+	static const struct option options[] = {
+		{ "since", required_argument, NULL, SINCE },
+		{ "resume", required_argument, NULL, RESUME },
+		{ "until", required_argument, NULL, UNTIL },
+		{ "count", required_argument, NULL, COUNT },
+		{ "now", no_argument, NULL, NOW },
+		{ "output", required_argument, NULL, 'o' },
+		{ "zstd", optional_argument, NULL, 'z' },
+		{ "retry-for", required_argument, NULL, RETRY_FOR },
+		{ "poll", required_argument, NULL, POLL },
+		{ "progress", no_argument, NULL, PROGRESS },
+		{ "uri-file", required_argument, NULL, URI_FILE },
+		{ "tls-ca-file", required_argument, NULL, TLS_CA },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "o:zhV", options, NULL)) != -1) {
+		switch (ch) {
+		case SINCE: opt.since = parse_ts("--since", optarg); opt.has_since = true; break;
+		case RESUME: opt.resume = optarg; break;
+		case UNTIL: opt.until = parse_ts("--until", optarg); opt.has_until = true; break;
+		case COUNT:
+			opt.count = (uint64_t)cli_number("--count", optarg);
+			opt.has_count = true;
+			break;
+		case NOW: opt.now = true; break;
+		case 'o': opt.output = optarg; break;
+		case 'z': opt.zstd_level = cli_zstd_level(optarg); break;
+		case RETRY_FOR: opt.retry_for_ms = cli_duration_ms("--retry-for", optarg); break;
+		case POLL: opt.poll_ms = cli_duration_ms("--poll", optarg); break;
+		case PROGRESS: opt.progress = true; break;
+		case URI_FILE: opt.uri_file = optarg; break;
+		case TLS_CA: opt.tls_ca_file = optarg; break;
+		case 'h': usage();
+		case 'V': cli_version();
+		default: usage_error();
+		}
+	}
+	if (argc - optind > 1)
+		usage_error();
+	if (opt.has_since && opt.resume != NULL)
+		die(EXIT_USAGE, "--since and --resume: give one (--resume starts after the spool's last entry)");
+	if (opt.output != NULL && opt.resume != NULL)
+		die(EXIT_USAGE, "--output and --resume: --resume FILE appends to FILE itself");
+}
+
+/* Exit 4 naming what failed, unless the error is transient and the budget lasts. */
+static void
+retry_or_die(retry_policy *policy, const bson_error_t *error, mongoc_client_t *client, const char *what)
+{
+	if (retry_again(policy, error))
+		return;
+	if (cli_stop)
+		exit(EXIT_DONE);	/* nothing written yet: a stop needs no trailer */
+	die(EXIT_SERVER, "%s: %s: %s", conn_masked(client), what, error->message);
+}
+
+/* Exit 4 unless the source has a local.oplog.rs to tail. */
+static void
+oplog_require(mongoc_client_t *client)
+{
+	mongoc_database_t *local = mongoc_client_get_database(client, "local");
+	bson_t *opts = BCON_NEW("filter", "{", "name", BCON_UTF8("oplog.rs"), "}");
+	retry_policy policy;
+	bson_error_t error;
+	char **names;
+
+	retry_init(&policy, opt.retry_for_ms);
+	while ((names = mongoc_database_get_collection_names_with_opts(local, opts, &error)) == NULL)
+		retry_or_die(&policy, &error, client, "listing the collections of local");
+	if (names[0] == NULL)
+		die(EXIT_SERVER, "%s: has no local.oplog.rs to read (not a replica set member?)",
+		    conn_masked(client));
+	bson_strfreev(names);
+	bson_destroy(opts);
+	mongoc_database_destroy(local);
+}
+
+/* The newest ts in the oplog, 0,0 when it is empty. */
+static timestamp_t
+oplog_newest(mongoc_client_t *client)
+{
+	timestamp_t newest = { 0, 0 };
+	retry_policy policy;
+	bson_error_t error;
+
+	retry_init(&policy, opt.retry_for_ms);
+	while (!conn_newest_ts(client, &newest.t, &newest.i, &error)) {
+		if (error.domain == MONGOC_ERROR_QUERY && error.code == 26)
+			return (timestamp_t){ 0, 0 };	/* empty: everything is after 0,0 */
+		retry_or_die(&policy, &error, client, "reading the newest oplog entry");
+	}
+	return newest;
+}
+
+static void
+print_newest(mongoc_client_t *client)
+{
+	char text[32];
+
+	printf("%s\n", ts_format(oplog_newest(client), text, sizeof(text)));
+	if (fflush(stdout) != 0 || ferror(stdout))
+		die(EXIT_DIFFERENT, "stdout: write failed");
+	conn_close(client);
+	exit(EXIT_DONE);
+}
+
+/* --- resuming a spool --- */
+
+/* One pass of the stream reader over a spool. */
+struct scan {
+	uint64_t count;		/* whole entries */
+	uint64_t end;		/* plain offset after the last whole entry */
+	uint64_t keep_count;	/* whole entries but a final trailer */
+	uint64_t keep_end;
+	bool trailer;		/* the last whole entry is a trailer */
+	bool failed;		/* the reader stopped on a bad frame */
+	char error[512];
+};
+
+/* What follows the last whole entry, in plain (decompressed) bytes. */
+struct tail_bytes {
+	uint64_t total;		/* plain length of the spool */
+	uint8_t head[4];	/* the first bytes after scan.end */
+	size_t head_length;
+	bool zstd_open;		/* a zstd frame was not closed */
+};
+
+static void
+scan_spool(const char *path, struct scan *scan, struct spool *spool)
+{
+	stream_reader *reader = stream_open(path);
+	const bson_t *entry;
+	int status;
+
+	if (reader == NULL)
+		exit(EXIT_USAGE);
+	memset(scan, 0, sizeof(*scan));
+	while ((status = stream_next(reader, &entry)) == STREAM_ENTRY) {
+		uint32_t length;
+
+		stream_frame(reader, &length);
+		scan->count++;
+		scan->end = stream_offset(reader) + length;
+		scan->trailer = entry_is_trailer(entry);
+		if (scan->trailer)
+			continue;
+		scan->keep_count = scan->count;
+		scan->keep_end = scan->end;
+		spool->last = entry_ts(entry);
+		if (entry_is_header(entry)) {
+			bson_t o;
+			bson_iter_t iter;
+
+			if (entry_object(entry, "o", &o) && bson_iter_init_find(&iter, &o, "source") &&
+			    BSON_ITER_HOLDS_UTF8(&iter))
+				snprintf(spool->source, sizeof(spool->source), "%s", bson_iter_utf8(&iter, NULL));
+		} else {
+			spool->entries++;
+		}
+	}
+	if (status == STREAM_ERROR) {
+		scan->failed = true;
+		snprintf(scan->error, sizeof(scan->error), "%s", stream_error(reader));
+	}
+	spool->compressed = stream_is_compressed(reader);
+	stream_close(reader);
+}
+
+/* Decompress the whole spool once to learn its plain length and the bytes at at. */
+static void
+zstd_tail_bytes(const char *path, int fd, uint64_t at, struct tail_bytes *tail)
+{
+	ZSTD_DStream *zstd = ZSTD_createDStream();
+	size_t in_size = ZSTD_DStreamInSize(), out_size = ZSTD_DStreamOutSize();
+	uint8_t *in = xmalloc(in_size), *out = xmalloc(out_size);
+	size_t hint = 0;
+	ssize_t n;
+
+	if (zstd == NULL)
+		die(EXIT_DIFFERENT, "%s: cannot create a zstd decompressor", path);
+	while ((n = read(fd, in, in_size)) > 0) {
+		ZSTD_inBuffer zin = { in, (size_t)n, 0 };
+
+		while (zin.pos < zin.size) {
+			ZSTD_outBuffer zout = { out, out_size, 0 };
+			size_t k;
+
+			hint = ZSTD_decompressStream(zstd, &zout, &zin);
+			if (ZSTD_isError(hint))
+				die(EXIT_BAD_STREAM, "%s: refusing to resume: corrupt zstd data: %s", path,
+				    ZSTD_getErrorName(hint));
+			for (k = 0; k < zout.pos; k++, tail->total++)
+				if (tail->total >= at && tail->head_length < sizeof(tail->head))
+					tail->head[tail->head_length++] = out[k];
+		}
+	}
+	if (n < 0)
+		die(EXIT_DIFFERENT, "%s: read failed: %s", path, strerror(errno));
+	tail->zstd_open = hint != 0;
+	ZSTD_freeDStream(zstd);
+	free(in);
+	free(out);
+}
+
+static void
+read_tail_bytes(const char *path, bool compressed, uint64_t at, struct tail_bytes *tail)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	ssize_t n;
+
+	memset(tail, 0, sizeof(*tail));
+	if (fd < 0 || fstat(fd, &st) != 0)
+		die(EXIT_DIFFERENT, "%s: %s", path, strerror(errno));
+	if (compressed) {
+		zstd_tail_bytes(path, fd, at, tail);
+	} else {
+		tail->total = (uint64_t)st.st_size;
+		n = pread(fd, tail->head, sizeof(tail->head), (off_t)at);
+		if (n < 0)
+			die(EXIT_DIFFERENT, "%s: read failed: %s", path, strerror(errno));
+		tail->head_length = (size_t)n;
+	}
+	close(fd);
+}
+
+/*
+ * Whether the bytes after the last whole entry are the start of an entry
+ * that a crash cut short (its length says it runs past the end), as
+ * opposed to damage, which we refuse: nothing after a bad frame is guessed.
+ */
+static bool
+cut_short(const struct scan *scan, const struct tail_bytes *tail)
+{
+	uint64_t remaining = tail->total - scan->end;
+	uint32_t length;
+
+	if (remaining < 4)
+		return true;
+	length = (uint32_t)tail->head[0] | (uint32_t)tail->head[1] << 8 |
+	    (uint32_t)tail->head[2] << 16 | (uint32_t)tail->head[3] << 24;
+	return length >= 5 && length <= STREAM_MAX_FRAME_DEFAULT && length > remaining;
+}
+
+/* Copy the first keep entries of a zstd spool into a new one in its place. */
+static void
+rewrite_zstd(const char *path, uint64_t keep, int level)
+{
+	char tmp[4096];
+	stream_reader *reader = stream_open(path);
+	stream_writer *writer;
+	const bson_t *entry;
+	uint64_t copied = 0;
+	int fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.resume-tmp", path) >= sizeof(tmp))
+		die(EXIT_USAGE, "%s: path too long", path);
+	if (reader == NULL || (writer = stream_create(tmp, level, false)) == NULL)
+		exit(EXIT_DIFFERENT);
+	while (copied < keep && stream_next(reader, &entry) == STREAM_ENTRY) {
+		uint32_t length;
+		const uint8_t *frame = stream_frame(reader, &length);
+
+		if (!stream_write_raw(writer, frame, length))
+			exit(EXIT_DIFFERENT);
+		copied++;
+	}
+	stream_close(reader);
+	if (copied != keep)
+		die(EXIT_DIFFERENT, "%s: changed while being rewritten", path);
+	if (!stream_finish(writer))
+		exit(EXIT_DIFFERENT);
+	fd = open(tmp, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0)
+		die(EXIT_DIFFERENT, "%s: cannot replace it with %s: %s", path, tmp, strerror(errno));
+}
+
+/*
+ * Read the spool to its end, learn where it stopped, and make it ready to
+ * append to: a final trailer goes (the stream must stay one stream), an
+ * entry cut short by a crash goes too. A plain spool is truncated; a zstd
+ * one cannot be cut inside its compressed bytes, so it is rewritten.
+ */
+static void
+spool_resume(const char *path, struct spool *spool)
+{
+	struct tail_bytes tail;
+	struct scan scan;
+	bool cut = false;
+
+	memset(spool, 0, sizeof(*spool));
+	scan_spool(path, &scan, spool);
+	read_tail_bytes(path, spool->compressed, scan.end, &tail);
+	if (scan.failed) {
+		if (!cut_short(&scan, &tail))
+			die(EXIT_BAD_STREAM, "refusing to resume: %s", scan.error);
+		cut = true;
+	}
+	if (scan.keep_count == 0)
+		die(EXIT_USAGE, "%s: no entry to resume after (start a new spool with --since)", path);
+	if (cut && tail.total > scan.end)
+		warnmsg("%s: entry %" PRIu64 " was cut short (%" PRIu64 " bytes of it present): "
+		    "dropping it and resuming after entry %" PRIu64, path, scan.count + 1,
+		    tail.total - scan.end, scan.keep_count);
+	else if (cut || tail.zstd_open)
+		warnmsg("%s: its zstd frame was not closed (a crash?): resuming after entry %" PRIu64,
+		    path, scan.keep_count);
+	if (spool->compressed) {
+		if (cut || scan.trailer || tail.zstd_open)
+			rewrite_zstd(path, scan.keep_count,
+			    opt.zstd_level > 0 ? opt.zstd_level : cli_zstd_level(NULL));
+		return;
+	}
+	if (opt.zstd_level > 0)
+		die(EXIT_USAGE, "--zstd: %s is plain BSON; a resumed spool keeps its format", path);
+	if (scan.keep_end < tail.total && truncate(path, (off_t)scan.keep_end) != 0)
+		die(EXIT_DIFFERENT, "%s: cannot truncate to %" PRIu64 " bytes: %s", path,
+		    scan.keep_end, strerror(errno));
+}
+
+/* --- tailing --- */
+
+enum cursor_end {
+	CURSOR_CLOSED,		/* the server closed it, or we are done */
+	CURSOR_FIND_FAILED,	/* the find failed: error set */
+	CURSOR_MORE_FAILED,	/* a getMore failed: error set */
+};
+
+/* A cursor of ours: its id and the server it lives on. */
+struct cursor {
+	int64_t id;
+	uint32_t server_id;
+	uint64_t entries;	/* entries it delivered */
+};
+
+static double
+seconds_since(const struct timespec *then)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - then->tv_sec) + (double)(now.tv_nsec - then->tv_nsec) / 1e9;
+}
+
+static void
+progress_report(struct session *s, bool force)
+{
+	double elapsed = seconds_since(&s->reported);
+	char last[32];
+	long lag;
+
+	if (!opt.progress || (!force && elapsed < 1.0))
+		return;
+	lag = s->last.t == 0 ? 0 : (long)time(NULL) - (long)s->last.t;
+	fprintf(stderr, "%s: %" PRIu64 " entries, %.1f MB, %.0f entries/s, lag %lds, last %s\n",
+	    die_progname(), s->written, (double)s->bytes / 1e6,
+	    elapsed > 0 ? (double)(s->written - s->reported_written) / elapsed : 0.0,
+	    lag < 0 ? 0 : lag, ts_format(s->last, last, sizeof(last)));
+	clock_gettime(CLOCK_MONOTONIC, &s->reported);
+	s->reported_written = s->written;
+}
+
+/* Write one entry; false when --until says it is past the end. */
+static bool
+entry_write(struct session *s, const uint8_t *data, uint32_t length)
+{
+	static bool warned;
+	char a[32], b[32];
+	bson_t entry;
+	timestamp_t ts;
+
+	if (!bson_init_static(&entry, data, length))
+		die(EXIT_SERVER, "%s: sent an oplog entry that is not BSON", conn_masked(s->client));
+	ts = entry_ts(&entry);
+	if (opt.has_until && ts_compare(ts, opt.until) > 0)
+		return false;
+	if (!stream_write_raw(s->out, data, length))
+		exit(EXIT_DIFFERENT);
+	s->total++;
+	s->written++;
+	s->bytes += length;
+	if (ts_compare(ts, s->last) > 0) {
+		s->last = ts;
+	} else if (!warned) {
+		/* FerretDB logs after the write, so concurrent writers can interleave. */
+		warnmsg("entry %s arrived after %s: the server logged writes out of order",
+		    ts_format(ts, a, sizeof(a)), ts_format(s->last, b, sizeof(b)));
+		warned = true;
+	}
+	if ((opt.has_until && ts_compare(ts, opt.until) == 0) ||
+	    (opt.has_count && s->written >= opt.count))
+		s->done = true;
+	return true;
+}
+
+/* Write a batch (an array of entries) and flush it. */
+static void
+batch_write(struct session *s, struct cursor *cursor, const bson_t *reply, const char *field)
+{
+	bson_iter_t iter, batch;
+	uint64_t before = s->written;
+	char path[64];
+
+	snprintf(path, sizeof(path), "cursor.%s", field);
+	if (!bson_iter_init(&iter, reply) || !bson_iter_find_descendant(&iter, path, &batch) ||
+	    !BSON_ITER_HOLDS_ARRAY(&batch) || !bson_iter_recurse(&batch, &iter))
+		die(EXIT_SERVER, "%s: a cursor reply without %s", conn_masked(s->client), path);
+	while (!s->done && bson_iter_next(&iter)) {
+		const uint8_t *data;
+		uint32_t length;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&iter))
+			die(EXIT_SERVER, "%s: a cursor batch holds a non-document", conn_masked(s->client));
+		bson_iter_document(&iter, &length, &data);
+		if (!entry_write(s, data, length))
+			s->done = true;
+	}
+	cursor->entries += s->written - before;
+	if (s->written > before && !stream_flush(s->out))
+		exit(EXIT_DIFFERENT);
+}
+
+static int64_t
+reply_cursor_id(const bson_t *reply)
+{
+	bson_iter_t iter, id;
+
+	if (bson_iter_init(&iter, reply) && bson_iter_find_descendant(&iter, "cursor.id", &id) &&
+	    BSON_ITER_HOLDS_INT(&id))
+		return bson_iter_as_int64(&id);
+	return 0;
+}
+
+/*
+ * Whether the oplog still reaches back to s->last. Asked after the find
+ * answered: if the oldest entry is not after s->last then, the entries
+ * the find saw followed s->last directly, with no gap.
+ */
+static bool
+history_check(struct session *s, bson_error_t *error)
+{
+	timestamp_t oldest;
+	char a[32], b[32];
+
+	if (s->last.t == 0 && s->last.i == 0)
+		return true;	/* from the beginning: nothing to lose */
+	if (!conn_oldest_ts(s->client, &oldest.t, &oldest.i, error))
+		return error->domain == MONGOC_ERROR_QUERY && error->code == 26;	/* empty */
+	if (ts_compare(oldest, s->last) <= 0)
+		return true;
+	stream_finish(s->out);
+	if (s->written == 0 && strcmp(s->start_name, "--since") == 0)
+		die(EXIT_HISTORY_LOST, "history lost: oldest entry %s is after --since %s",
+		    ts_format(oldest, a, sizeof(a)), ts_format(s->last, b, sizeof(b)));
+	die(EXIT_HISTORY_LOST, "history lost: oldest entry %s is after the last entry %s of %s",
+	    ts_format(oldest, a, sizeof(a)), ts_format(s->last, b, sizeof(b)),
+	    s->written == 0 ? s->start_name : s->out_name);
+}
+
+static bool
+cursor_find(struct session *s, struct cursor *cursor, bson_error_t *error)
+{
+	mongoc_server_description_t *server;
+	bson_t *command;
+	bson_t reply;
+	bool ok;
+
+	server = mongoc_client_select_server(s->client, false, mongoc_client_get_read_prefs(s->client), error);
+	if (server == NULL)
+		return false;
+	cursor->server_id = mongoc_server_description_id(server);
+	mongoc_server_description_destroy(server);
+	command = BCON_NEW("find", BCON_UTF8("oplog.rs"),
+	    "filter", "{", "ts", "{", "$gt", BCON_TIMESTAMP(s->last.t, s->last.i), "}", "}",
+	    "tailable", BCON_BOOL(true), "awaitData", BCON_BOOL(true),
+	    "batchSize", BCON_INT32(FIRST_BATCH));
+	ok = mongoc_client_command_simple_with_server_id(s->client, "local", command, NULL,
+	    cursor->server_id, &reply, error);
+	bson_destroy(command);
+	if (ok && (ok = history_check(s, error))) {
+		cursor->id = reply_cursor_id(&reply);
+		batch_write(s, cursor, &reply, "firstBatch");
+	}
+	bson_destroy(&reply);
+	return ok;
+}
+
+static bool
+cursor_more(struct session *s, struct cursor *cursor, bson_error_t *error)
+{
+	bson_t *command;
+	bson_t reply;
+	bool ok;
+
+	command = BCON_NEW("getMore", BCON_INT64(cursor->id), "collection", BCON_UTF8("oplog.rs"),
+	    "batchSize", BCON_INT32(NEXT_BATCH), "maxTimeMS", BCON_INT32(AWAIT_MS));
+	ok = mongoc_client_command_simple_with_server_id(s->client, "local", command, NULL,
+	    cursor->server_id, &reply, error);
+	bson_destroy(command);
+	if (ok) {
+		cursor->id = reply_cursor_id(&reply);
+		batch_write(s, cursor, &reply, "nextBatch");
+	}
+	bson_destroy(&reply);
+	return ok;
+}
+
+/* Best effort: a cursor we leave open would live on in the server. */
+static void
+cursor_kill(struct session *s, struct cursor *cursor)
+{
+	bson_t *command;
+	bson_error_t error;
+
+	if (cursor->id == 0)
+		return;
+	command = BCON_NEW("killCursors", BCON_UTF8("oplog.rs"), "cursors", "[", BCON_INT64(cursor->id), "]");
+	(void)mongoc_client_command_simple_with_server_id(s->client, "local", command, NULL,
+	    cursor->server_id, NULL, &error);
+	bson_destroy(command);
+	cursor->id = 0;
+}
+
+/* Whether --until lies in the past of an idle oplog (see the man page). */
+static bool
+until_passed(const struct session *s)
+{
+	return opt.has_until && (ts_compare(s->last, opt.until) >= 0 ||
+	    (long)time(NULL) > (long)opt.until.t + 2);
+}
+
+/* Open a cursor after s->last and read it until it closes, fails or we are done. */
+static enum cursor_end
+cursor_run(struct session *s, struct cursor *cursor, retry_policy *policy, bson_error_t *error)
+{
+	memset(cursor, 0, sizeof(*cursor));
+	if (!cursor_find(s, cursor, error))
+		return CURSOR_FIND_FAILED;
+	retry_init(policy, opt.retry_for_ms);
+	progress_report(s, false);
+	while (cursor->id != 0 && !s->done && !cli_stop) {
+		uint64_t before = s->written;
+
+		if (!cursor_more(s, cursor, error))
+			return CURSOR_MORE_FAILED;
+		retry_init(policy, opt.retry_for_ms);
+		if (s->written == before && until_passed(s))
+			s->done = true;
+		progress_report(s, false);
+	}
+	return CURSOR_CLOSED;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec pause = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&pause, NULL);	/* a signal cuts it short: fine */
+}
+
+/* Exit 4: the spool is left whole (zstd frame closed, no trailer) for --resume. */
+static void
+give_up(struct session *s, const bson_error_t *error, long waited_ms)
+{
+	char last[32];
+
+	stream_finish(s->out);
+	die(EXIT_SERVER, "%s: %s (gave up after %ld ms); %s ends at entry %s, resume after it",
+	    conn_masked(s->client), error->message, waited_ms, s->out_name,
+	    ts_format(s->last, last, sizeof(last)));
+}
+
+static void
+tail(struct session *s)
+{
+	retry_policy policy;
+	struct cursor cursor = { 0, 0, 0 };
+	bson_error_t error;
+	int lost_cursors = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	s->reported = s->started;
+	retry_init(&policy, opt.retry_for_ms);
+	s->done = (opt.has_count && opt.count == 0) || until_passed(s);
+	while (!s->done && !cli_stop) {
+		enum cursor_end end = cursor_run(s, &cursor, &policy, &error);
+
+		if (end == CURSOR_CLOSED) {
+			lost_cursors = 0;
+			if (cursor.entries == 0 && !s->done && !cli_stop) {
+				if (until_passed(s))
+					break;
+				sleep_ms(opt.poll_ms);
+				progress_report(s, false);
+			}
+			continue;
+		}
+		if (cli_stop)
+			break;	/* the signal interrupted the call */
+		if (conn_error_transient(&error)) {
+			if (!retry_again(&policy, &error))
+				give_up(s, &error, policy.waited_ms);
+			continue;
+		}
+		/* The server dropped a cursor that was open (killed, capped deletion):
+		 * reopen after the last entry; history_check says if a gap opened. */
+		if (end == CURSOR_MORE_FAILED && ++lost_cursors <= 3) {
+			warnmsg("%s: cursor lost (%s): reopening it after the last entry",
+			    conn_masked(s->client), error.message);
+			continue;
+		}
+		give_up(s, &error, 0);
+	}
+	cursor_kill(s, &cursor);
+}

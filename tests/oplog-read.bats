@@ -1,0 +1,303 @@
+#!/usr/bin/env bats
+# oplog-read: tails the source's local.oplog.rs into a stream, stops
+# cleanly with a trailer, resumes a spool without gaps or duplicates, and
+# refuses to paper over lost history.
+
+load lib/helpers
+
+# "T,I" of every data entry (markers left out) of the stream on stdin.
+ts_list() {
+	oplog-show | jq -r 'select(.op != "n" or .ns != "") | .ts["$timestamp"] | "\(.t),\(.i)"'
+}
+
+# "T,I" of the source's oplog entries after SINCE (exclusive), in the oplog's order.
+oplog_after() {
+	mongo_dump_bson "$SRC_URI" local.oplog.rs | ts_list |
+		awk -F, -v t="${1%,*}" -v i="${1#*,}" '$1 > t || ($1 == t && $2 > i)'
+}
+
+# The newest ts of the source's oplog.
+newest() { oplog-read --now "$SRC_URI"; }
+
+# Whether "T,I" a is at or after b.
+ts_at_or_after() {
+	[[ ${1%,*} -gt ${2%,*} || (${1%,*} -eq ${2%,*} && ${1#*,} -ge ${2#*,}) ]]
+}
+
+# Wait (up to 20 s) until the spool FILE holds the entry TS: the reader is live.
+wait_for_ts() {
+	local file=$1 ts=$2 last
+	for _ in {1..100}; do
+		last=$(ts_list <"$file" 2>/dev/null | tail -n 1)
+		if [[ -n $last ]] && ts_at_or_after "$last" "$ts"; then
+			return 0
+		fi
+		sleep 0.2
+	done
+	echo "spool $file never reached $ts (last: ${last:-none})" >&2
+	cat "$BATS_TEST_TMPDIR/err" >&2 2>/dev/null || true
+	return 1
+}
+
+# Byte offsets where each frame of a plain stream ends.
+frame_ends() {
+	local file=$1 offset=0 size length
+	size=$(stat -c %s "$file")
+	while ((offset < size)); do
+		length=$(od -An -tu4 -j "$offset" -N4 "$file" | tr -d ' ')
+		offset=$((offset + length))
+		echo "$offset"
+	done
+}
+
+insert() { mongo_cmd "$SRC_URI" "$1" "{\"insert\": \"c\", \"documents\": [$2]}" >/dev/null; }
+
+# The spool's trailer as one JSON line ("" when it has none).
+trailer() { oplog-show "$1" | jq -c 'select(.o.msg == "oplogkit end") | .o'; }
+
+@test "oplog-read --help prints usage and exits 0; a bad option exits 2" {
+	run oplog-read --help
+	assert_success
+	assert_output --partial "usage: oplog-read"
+	run oplog-read --bogus "$SRC_URI"
+	assert_failure 2
+	run oplog-read --since yesterday "$SRC_URI"
+	assert_failure 2
+	assert_output --partial "--since: not a timestamp: 'yesterday'"
+	run oplog-read --since 1,0 --resume x.bson "$SRC_URI"
+	assert_failure 2
+}
+
+@test "oplog-read --now prints the ts of the newest oplog entry" {
+	db=$(unique_db now)
+	insert "$db" '{"_id": 1}'
+	run oplog-read --now "$SRC_URI"
+	assert_success
+	assert_output "$(oplog_after 0,0 | tail -n 1)"
+}
+
+@test "oplog-read writes an insert, an update and a delete on the source, with header and trailer" {
+	db=$(unique_db iud)
+	since=$(newest)
+	insert "$db" '{"_id": 1, "a": 1}'
+	mongo_cmd "$SRC_URI" "$db" '{"update": "c", "updates": [{"q": {"_id": 1}, "u": {"$set": {"a": 2}}}]}' >/dev/null
+	mongo_cmd "$SRC_URI" "$db" '{"delete": "c", "deletes": [{"q": {"_id": 1}, "limit": 1}]}' >/dev/null
+	until=$(newest)
+
+	run oplog-read --since "$since" --until "$until" -o "$BATS_TEST_TMPDIR/spool.bson" "$SRC_URI"
+	assert_success
+	assert_file_permission 600 "$BATS_TEST_TMPDIR/spool.bson"
+	run bash -c "oplog-show '$BATS_TEST_TMPDIR/spool.bson' | jq -r 'select(.ns == \"$db.c\") | .op' | tr -d '\n'"
+	assert_output iud
+	# The header names the source and t0 = --since; the trailer counts and ends at --until.
+	header=$(oplog-show "$BATS_TEST_TMPDIR/spool.bson" | head -n 1 | jq -c .o)
+	assert_equal "$(jq -r .kind <<<"$header")" oplog
+	assert_equal "$(jq -r .source <<<"$header")" "$SRC_URI"
+	assert_equal "$(jq -r '.t0["$timestamp"] | "\(.t),\(.i)"' <<<"$header")" "$since"
+	assert_equal "$(trailer "$BATS_TEST_TMPDIR/spool.bson" | jq -r '.last["$timestamp"] | "\(.t),\(.i)"')" "$until"
+	assert_equal "$(trailer "$BATS_TEST_TMPDIR/spool.bson" | jq -r '.count["$numberLong"]')" 3
+}
+
+@test "oplog-read --since is exclusive and accepts T,I and Extended JSON" {
+	db=$(unique_db since)
+	insert "$db" '{"_id": 1}'
+	insert "$db" '{"_id": 2}'
+	insert "$db" '{"_id": 3}'
+	first=$(mongo_dump_bson "$SRC_URI" local.oplog.rs | oplog-show |
+		jq -r --arg ns "$db.c" 'select(.ns == $ns) | .ts["$timestamp"] | "\(.t),\(.i)"' | head -n 1)
+	t=${first%,*} i=${first#*,}
+
+	for since in "$first" "{\"\$timestamp\": {\"t\": $t, \"i\": $i}}"; do
+		run bash -c "oplog-read --since '$since' --count 2 '$SRC_URI' | oplog-show | jq -c 'select(.ns == \"$db.c\") | .o._id'"
+		assert_success
+		assert_output "$(printf '%s\n' '{"$numberInt":"2"}' '{"$numberInt":"3"}')"
+	done
+}
+
+@test "oplog-read --count N stops after N entries with a trailer" {
+	oplog-read --since 0 --count 2 -o "$BATS_TEST_TMPDIR/spool.bson" "$SRC_URI"
+	run ts_list <"$BATS_TEST_TMPDIR/spool.bson"
+	assert_output "$(oplog_after 0,0 | head -n 2)"
+	assert_equal "$(trailer "$BATS_TEST_TMPDIR/spool.bson" | jq -r '.count["$numberLong"]')" 2
+}
+
+@test "oplog-read flushes each batch at once and stops on SIGTERM with a trailer and exit 0" {
+	db=$(unique_db live)
+	spool=$BATS_TEST_TMPDIR/spool.bson
+	oplog-read -o "$spool" "$SRC_URI" 2>"$BATS_TEST_TMPDIR/err" &
+	pid=$!
+	sleep 0.5
+	insert "$db" '{"_id": 1}'
+	wait_for_ts "$spool" "$(newest)"
+	insert "$db" '{"_id": 2}'
+	wait_for_ts "$spool" "$(newest)"
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 0
+	run bash -c "oplog-show '$spool' | jq -c 'select(.ns == \"$db.c\") | .o._id'"
+	assert_output "$(printf '%s\n' '{"$numberInt":"1"}' '{"$numberInt":"2"}')"
+	assert_equal "$(trailer "$spool" | jq -r '.count["$numberLong"]')" 2
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" ""
+}
+
+@test "oplog-read --zstd writes a zstd stream that readers decompress" {
+	db=$(unique_db zstd)
+	since=$(newest)
+	insert "$db" '{"_id": 1}'
+	oplog-read -z --since "$since" --count 1 -o "$BATS_TEST_TMPDIR/spool.zst" "$SRC_URI"
+	assert_equal "$(head -c 4 "$BATS_TEST_TMPDIR/spool.zst" | od -An -tx1 | tr -d ' ')" 28b52ffd
+	run ts_list <"$BATS_TEST_TMPDIR/spool.zst"
+	assert_output "$(oplog_after "$since" | head -n 1)"
+}
+
+@test "oplog-read --since older than the oldest oplog entry exits 5: history lost" {
+	insert "$(unique_db lost)" '{"_id": 1}'
+	oldest=$(oplog_after 0,0 | head -n 1)
+	run oplog-read --since 1,0 --count 1 "$SRC_URI"
+	assert_failure 5
+	assert_output --partial "history lost: oldest entry $oldest is after --since 1,0"
+
+	# Exactly the oldest entry is no loss, and 0 means the whole oplog.
+	run bash -c "oplog-read --since '$oldest' --count 1 '$SRC_URI' | oplog-show | wc -l"
+	assert_success
+	assert_output 3
+	run bash -c "oplog-read --since 0 --count 1 '$SRC_URI' | oplog-show | sed -n 2p | jq -r '.ts[\"\$timestamp\"] | \"\(.t),\(.i)\"'"
+	assert_output "$oldest"
+}
+
+@test "oplog-read --resume after kill -9 under a write load leaves no gap and no duplicate" {
+	db=$(unique_db resume)
+	spool=$BATS_TEST_TMPDIR/spool.bson
+	since=$(newest)
+	seq 1 1500 | sed 's/.*/{"_id": &}/' | mongo_insert "$SRC_URI" "$db.c" 1 &
+	load=$!
+	oplog-read --since "$since" -o "$spool" "$SRC_URI" &
+	reader=$!
+	sleep 1
+	kill -KILL "$reader"
+	wait "$reader" || true
+	sleep 0.5
+	oplog-read --resume "$spool" "$SRC_URI" 2>"$BATS_TEST_TMPDIR/err" &
+	reader=$!
+	wait "$load"
+	wait_for_ts "$spool" "$(newest)"
+	kill -TERM "$reader"
+	wait "$reader"
+
+	ts_list <"$spool" >"$BATS_TEST_TMPDIR/spool.ts"
+	oplog_after "$since" >"$BATS_TEST_TMPDIR/oplog.ts"
+	# All 1500 inserts, each once, strictly increasing, exactly the oplog's entries.
+	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/spool.ts")" 1500
+	sort -t, -k1,1n -k2,2n -u "$BATS_TEST_TMPDIR/spool.ts" | diff - "$BATS_TEST_TMPDIR/spool.ts"
+	diff "$BATS_TEST_TMPDIR/oplog.ts" "$BATS_TEST_TMPDIR/spool.ts"
+	# One header, one trailer: the resumed spool is still one stream.
+	assert_equal "$(oplog-show "$spool" | jq -r 'select(.op == "n") | .o.msg' | tr '\n' /)" \
+		"oplogkit stream/oplogkit end/"
+	assert_equal "$(trailer "$spool" | jq -r '.count["$numberLong"]')" 1500
+}
+
+@test "oplog-read --resume drops a last entry cut short, says so, and appends after the one before" {
+	db=$(unique_db cut)
+	spool=$BATS_TEST_TMPDIR/spool.bson
+	since=$(newest)
+	insert "$db" '{"_id": 1, "pad": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}'
+	insert "$db" '{"_id": 2, "pad": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}'
+	oplog-read --since "$since" --count 2 -o "$spool" "$SRC_URI"
+	# Cut the trailer and part of the second entry, as a crash mid-write would.
+	ends=($(frame_ends "$spool"))
+	assert_equal "${#ends[@]}" 4
+	truncate -s $((ends[1] + 20)) "$spool"
+	insert "$db" '{"_id": 3}'
+	until=$(newest)
+
+	run oplog-read --resume "$spool" --until "$until" "$SRC_URI"
+	assert_success
+	assert_output --partial "$spool: entry 3 was cut short"
+	assert_output --partial "resuming after entry 2"
+	run bash -c "oplog-show '$spool' | jq -c 'select(.ns == \"$db.c\") | .o._id'"
+	assert_output "$(printf '%s\n' '{"$numberInt":"1"}' '{"$numberInt":"2"}' '{"$numberInt":"3"}')"
+	diff <(oplog_after "$since") <(ts_list <"$spool")
+}
+
+@test "oplog-read --resume continues a zstd spool killed mid-stream" {
+	db=$(unique_db zresume)
+	spool=$BATS_TEST_TMPDIR/spool.zst
+	since=$(newest)
+	insert "$db" '{"_id": 1}'
+	oplog-read -z --since "$since" -o "$spool" "$SRC_URI" &
+	reader=$!
+	wait_for_ts "$spool" "$(newest)"
+	kill -KILL "$reader"
+	wait "$reader" || true
+	run oplog-show "$spool"
+	assert_failure 3	# an unclosed zstd frame
+	insert "$db" '{"_id": 2}'
+	until=$(newest)
+
+	run oplog-read --resume "$spool" --until "$until" "$SRC_URI"
+	assert_success
+	assert_output --partial "zstd frame was not closed"
+	run bash -c "oplog-show '$spool' | jq -c 'select(.ns == \"$db.c\") | .o._id'"
+	assert_output "$(printf '%s\n' '{"$numberInt":"1"}' '{"$numberInt":"2"}')"
+	assert_equal "$(head -c 4 "$spool" | od -An -tx1 | tr -d ' ')" 28b52ffd
+	diff <(oplog_after "$since") <(ts_list <"$spool")
+}
+
+@test "oplog-read --resume refuses a damaged spool with exit 3 and leaves it alone" {
+	spool=$BATS_TEST_TMPDIR/spool.bson
+	oplog-read --since 0 --count 2 -o "$spool" "$SRC_URI"
+	printf 'this is not BSON at all' >>"$spool"
+	before=$(md5sum <"$spool")
+	run oplog-read --resume "$spool" "$SRC_URI"
+	assert_failure 3
+	assert_output --partial "refusing to resume: $spool: entry 5 at byte"
+	assert_equal "$(md5sum <"$spool")" "$before"
+}
+
+@test "oplog-read reconnects across a source restart without gap or duplicate" {
+	db=$(unique_db restart)
+	spool=$BATS_TEST_TMPDIR/spool.bson
+	since=$(newest)
+	oplog-read --since "$since" -o "$spool" "$SRC_URI" 2>"$BATS_TEST_TMPDIR/err" &
+	reader=$!
+	insert "$db" '{"_id": 1}'
+	wait_for_ts "$spool" "$(newest)"
+	server_restart source
+	insert "$db" '{"_id": 2}'
+	wait_for_ts "$spool" "$(newest)"
+	kill -TERM "$reader"
+	rc=0
+	wait "$reader" || rc=$?
+	assert_equal "$rc" 0
+	run bash -c "oplog-show '$spool' | jq -c 'select(.ns == \"$db.c\") | .o._id'"
+	assert_output "$(printf '%s\n' '{"$numberInt":"1"}' '{"$numberInt":"2"}')"
+	diff <(oplog_after "$since") <(ts_list <"$spool")
+}
+
+@test "oplog-read exits 4 naming the last entry when the source stays away, and resumes later" {
+	db=$(unique_db away)
+	spool=$BATS_TEST_TMPDIR/spool.bson
+	since=$(newest)
+	insert "$db" '{"_id": 1}'
+	last=$(newest)
+	oplog-read --since "$since" --retry-for 2s -o "$spool" "$SRC_URI" 2>"$BATS_TEST_TMPDIR/err" &
+	reader=$!
+	wait_for_ts "$spool" "$last"
+	server_stop source
+	rc=0
+	wait "$reader" || rc=$?
+	server_start source
+	assert_equal "$rc" 4
+	run cat "$BATS_TEST_TMPDIR/err"
+	assert_output --partial "gave up after"
+	assert_output --partial "$spool ends at entry $last, resume after it"
+	# The spool is whole, without a trailer, and --resume carries on.
+	run oplog-show "$spool"
+	assert_success
+	assert_equal "$(trailer "$spool")" ""
+	insert "$db" '{"_id": 2}'
+	oplog-read --resume "$spool" --until "$(newest)" "$SRC_URI"
+	run bash -c "oplog-show '$spool' | jq -c 'select(.ns == \"$db.c\") | .o._id'"
+	assert_output "$(printf '%s\n' '{"$numberInt":"1"}' '{"$numberInt":"2"}')"
+}
