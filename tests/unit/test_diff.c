@@ -356,6 +356,33 @@ test_arrays(void)
 	    "{'arr': [1, 2]}");
 }
 
+/* Pre-images libbson's JSON parser would not write. */
+static void
+test_odd_documents(void)
+{
+	bson_t *doc = bson_new(), *diff = from_json("{'sarr': {'a': true, 'u1': 'z'}}");
+	bson_t *expect = from_json("{'arr': ['x', 'z']}");
+	bson_t arr, out;
+	char err[256];
+
+	/* mongod rebuilds arrays with keys 0, 1, ... whatever the pre-image said. */
+	bson_append_array_begin(doc, "arr", -1, &arr);
+	BSON_APPEND_UTF8(&arr, "5", "x");
+	BSON_APPEND_UTF8(&arr, "9", "y");
+	bson_append_array_end(doc, &arr);
+	CHECK(diff_apply(doc, diff, &out, err, sizeof(err)) && same_bytes(&out, expect));
+	bson_destroy(&out);
+	bson_destroy(doc);
+	bson_destroy(diff);
+	bson_destroy(expect);
+
+	/* A field named twice meets its change at each place it appears. */
+	apply_ok("u of a field present twice", "{'a': 1, 'b': 2, 'a': 3}", "{'u': {'a': 9}}",
+	    "{'a': 9, 'b': 2, 'a': 9}");
+	apply_ok("d of a field present twice", "{'a': 1, 'b': 2, 'a': 3}", "{'d': {'a': false}}",
+	    "{'b': 2}");
+}
+
 static void
 test_odd_names(void)
 {
@@ -646,6 +673,7 @@ main(int argc, char **argv)
 	test_sections();
 	test_arrays();
 	test_odd_names();
+	test_odd_documents();
 	test_malformed();
 	test_bounds();
 	test_corrupt();
