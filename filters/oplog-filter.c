@@ -332,11 +332,11 @@ split_namespace(const char *ns, char *command_ns, size_t size)
 	return ns[strlen(db)] == '.' ? ns + strlen(db) + 1 : "";
 }
 
-/* Rename ns into out; false when it stays as it is. */
+/* Rename ns into out (NS_MAX bytes); false when it stays as it is. */
 static bool
 renamed(const char *ns, char *out)
 {
-	return opt.renaming && ns_rename(opt.filter, ns, out, NS_MAX) && strcmp(ns, out) != 0;
+	return ns_rename(opt.filter, ns, out, NS_MAX) && strcmp(ns, out) != 0;
 }
 
 /* An index spec with its "ns" field (older servers write one) renamed. */
@@ -582,8 +582,7 @@ filter_drop_database(const bson_t *entry, struct sink *sink)
 		ns_database(literal, literal_db, sizeof(literal_db));
 		if (strcmp(literal_db, db) != 0 || !ns_match(opt.filter, literal))
 			continue;
-		if (!renamed(literal, new_ns))
-			snprintf(new_ns, sizeof(new_ns), "%s", literal);
+		(void)renamed(literal, new_ns);
 		put_drop(entry, new_ns, sink);
 	}
 	if (ns_match_database_by_pattern(opt.filter, db))
