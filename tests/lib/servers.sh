@@ -79,9 +79,9 @@ launch() {
 
 # Wait until it answers a ping. 1: it died because the port was taken.
 await() {
-	local name=$1 port=$2 pid
+	local name=$1 port=$2 pid deadline=$((SECONDS + 30))
 	pid=$(<"$dir/$name.pid")
-	for _ in {1..60}; do
+	while ((SECONDS < deadline)); do
 		if ! kill -0 "$pid" 2>/dev/null; then
 			grep -q "address already in use" "$dir/$name.log" && return 1
 			tail -n 20 "$dir/$name.log" >&2
@@ -89,7 +89,6 @@ await() {
 		fi
 		"$tools/mongo-cmd" --wait 1 "mongodb://127.0.0.1:$port/" admin \
 			'{"ping": 1}' >/dev/null 2>&1 && return 0
-		sleep 0.5
 	done
 	die "$name: no answer on 127.0.0.1:$port after 30 s (log: $dir/$name.log)"
 }
