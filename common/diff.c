@@ -430,42 +430,48 @@ array_open(struct ctx *ctx, const uint8_t *data, uint32_t len, struct array_read
 }
 
 /*
- * The next u<idx> or s<idx> of an array diff: 1, 0 at the end, -1 on a bad
- * entry. Indexes must increase and stay below l: mongod's applier walks
- * them in step with the array and never meets an index it has passed.
+ * Read the entry at r->iter into mod. Indexes must increase and stay
+ * below l: mongod's applier walks them in step with the array and never
+ * meets an index it has passed (it would loop, or crash, on such a diff).
  */
-static int
-array_next(struct ctx *ctx, struct array_reader *r, struct array_mod *mod)
+static bool
+array_entry(struct ctx *ctx, struct array_reader *r, struct array_mod *mod)
 {
-	const char *key;
-	uint32_t keylen, index;
+	const char *key = bson_iter_key(&r->iter);
+	uint32_t keylen = bson_iter_key_len(&r->iter), index;
 
-	if (!bson_iter_next(&r->iter)) {
-		if (r->iter.err_off != 0)
-			return fail(ctx, "corrupt array diff"), -1;
-		return 0;
-	}
-	key = bson_iter_key(&r->iter);
-	keylen = bson_iter_key_len(&r->iter);
 	if (keylen < 2 || (key[0] != 'u' && key[0] != 's'))
-		return fail(ctx, "array diff field \"%.64s\" is not u<index> or s<index>", key), -1;
+		return fail(ctx, "array diff field \"%.64s\" is not u<index> or s<index>", key);
 	if (!parse_index(key + 1, keylen - 1, MAX_INDEX, &index))
 		return fail(ctx, "array diff index \"%.64s\" is not a number up to %" PRIu32, key,
-		    MAX_INDEX), -1;
+		    MAX_INDEX);
 	if (r->any && index <= r->last)
 		return fail(ctx, "array diff index %" PRIu32 " after %" PRIu32 ": not increasing",
-		    index, r->last), -1;
+		    index, r->last);
 	if (r->has_size && index >= r->size)
 		return fail(ctx, "array diff index %" PRIu32 " is not below l: %" PRIu32, index,
-		    r->size), -1;
+		    r->size);
 	if (key[0] == 's' && !BSON_ITER_HOLDS_DOCUMENT(&r->iter))
-		return fail(ctx, "array element sub-diff \"%.64s\" is not a document", key), -1;
+		return fail(ctx, "array element sub-diff \"%.64s\" is not a document", key);
 	r->any = true;
 	r->last = index;
 	mod->index = index;
 	mod->is_update = key[0] == 'u';
 	mod->value = r->iter;
-	return 1;
+	return true;
+}
+
+/* The next u<idx> or s<idx> of an array diff: 1, 0 at the end, -1 on a bad entry. */
+static int
+array_next(struct ctx *ctx, struct array_reader *r, struct array_mod *mod)
+{
+	if (!bson_iter_next(&r->iter)) {
+		if (r->iter.err_off == 0)
+			return 0;
+		fail(ctx, "corrupt array diff");
+		return -1;
+	}
+	return array_entry(ctx, r, mod) ? 1 : -1;
 }
 
 /* Check one sub-diff (an s<field> or s<idx> value), object or array. */
