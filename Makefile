@@ -2,6 +2,7 @@
 #
 #   make                  every program into bin/
 #   make check            build, start test servers, run the bats suite
+#   make demo             the main job: a live migration under a write load
 #   make SANITIZE=1 check the same under AddressSanitizer + UBSan
 #   make install PREFIX=/usr/local
 #   make bench            benchmarks (separate from check; see bench/README.md)
@@ -67,6 +68,19 @@ bin/%: $(OBJ)/filters/%.o $(OBJ)/libcommon.a $(OBJ)/.variant
 	@mkdir -p bin
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
 
+# oplog-apply is one program in several files: filters/apply/*.c are its parts.
+APPLY_OBJ = $(patsubst filters/apply/%.c,$(OBJ)/apply/%.o,$(wildcard filters/apply/*.c))
+
+$(OBJ)/apply/%.o: filters/apply/%.c filters/apply/*.h common/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(OBJ)/filters/oplog-apply.o: filters/apply/*.h
+
+bin/oplog-apply: $(OBJ)/filters/oplog-apply.o $(APPLY_OBJ) $(OBJ)/libcommon.a $(OBJ)/.variant
+	@mkdir -p bin
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(APPLY_OBJ) $(OBJ)/libcommon.a $(LIBS)
+
 bin/oplogkit-loadgen: examples/loadgen.c $(OBJ)/libcommon.a $(OBJ)/.variant common/*.h
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
@@ -80,8 +94,13 @@ $(OBJ)/tools/%: tests/tools/%.c $(OBJ)/libcommon.a common/*.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
 
-check: all
+# tests/run builds with -k itself, so one broken program still lets the
+# rest be tested (and counts as a failure).
+check:
 	OPLOGKIT_UNIT_DIR=$(CURDIR)/$(OBJ)/unit tests/run
+
+demo: all
+	bin/oplogkit-demo
 
 bench: all
 	bench/run
@@ -95,5 +114,5 @@ install: all
 clean:
 	rm -rf build $(BINS) $(EXAMPLE_BINS)
 
-.PHONY: all check bench install clean
+.PHONY: all check demo bench install clean
 .SECONDARY:
