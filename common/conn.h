@@ -39,6 +39,9 @@ mongoc_client_pool_t *conn_open_pool(const char *uri, const char *tls_ca_file, i
  */
 void conn_close(mongoc_client_t *client);
 
+/* The same quiet destruction for a pool. */
+void conn_close_pool(mongoc_client_pool_t *pool);
+
 /* The URI's masked form, for messages and stream headers. */
 const char *conn_masked(mongoc_client_t *client);
 
