@@ -1,0 +1,781 @@
+/*
+ * batch.c - oplog-apply's data writes: i, u, d entries turned into
+ * idempotent writes and grouped per collection into unordered bulk writes.
+ *
+ * A batch never holds two writes for one _id, so the order of writes
+ * inside it does not matter and a bulk may run them in any order. Every
+ * write is idempotent (replace by _id, $set/$unset of whole values,
+ * delete by _id), so a bulk cut short by a network error is simply run
+ * again. The batch owns copies of everything it holds.
+ */
+#include <string.h>
+
+#include "apply.h"
+#include "conn.h"
+#include "diff.h"
+#include "die.h"
+
+#define MAX_NAMESPACES 64
+#define DUPLICATE_KEY 11000
+
+enum write_kind {
+	WRITE_REPLACE,	/* i, or u with a whole document */
+	WRITE_UPDATE,	/* u with operators, or an exact $v:2 translation */
+	WRITE_DELETE,
+	WRITE_DIFF,	/* $v:2 translation valid only under a condition */
+	WRITE_RMW,	/* $v:2 diff applied here: read, diff_apply, replace */
+};
+
+struct write {
+	enum write_kind kind;
+	char op;		/* 'i', 'u', 'd', for the counters */
+	bool upsert;
+	bson_t *selector;	/* {_id: X} */
+	bson_t *doc;		/* replacement or update (empty for WRITE_RMW) */
+	bson_t *condition;	/* WRITE_DIFF: joins the selector */
+	bson_t *diff;		/* WRITE_DIFF, WRITE_RMW: the $v:2 diff */
+};
+
+struct ns_batch {
+	char db[128], coll[256];
+	struct write *writes;
+	size_t count, size;
+};
+
+/* The _ids of the batch: open addressing over keys kept in one arena. */
+struct id_slot {
+	uint64_t hash;
+	uint32_t offset, length;
+	bool used;
+};
+
+struct batch {
+	mongoc_client_t *client;
+	struct counters *count;
+	size_t max_ops, max_bytes;
+	struct ns_batch namespaces[MAX_NAMESPACES];
+	int namespace_count;
+	size_t ops, bytes;
+	struct id_slot *ids;
+	size_t id_capacity;
+	uint8_t *keys;
+	size_t keys_used, keys_size;
+};
+
+struct outcome {
+	int64_t matched, upserted;
+	size_t error_count;
+	uint32_t *error_index;	/* positions in the list given to execute */
+	int32_t *error_code;
+	char first_error[512];	/* of the first error that is not a duplicate key */
+};
+
+struct batch *
+batch_new(mongoc_client_t *client, struct counters *count, size_t max_ops, size_t max_bytes)
+{
+	struct batch *batch = xcalloc(1, sizeof(*batch));
+
+	batch->client = client;
+	batch->count = count;
+	batch->max_ops = max_ops;
+	batch->max_bytes = max_bytes;
+	for (batch->id_capacity = 64; batch->id_capacity < max_ops * 2 + 16; batch->id_capacity *= 2)
+		continue;
+	batch->ids = xcalloc(batch->id_capacity, sizeof(*batch->ids));
+	return batch;
+}
+
+static void
+write_clear(struct write *write)
+{
+	bson_destroy(write->selector);
+	bson_destroy(write->doc);
+	if (write->condition != NULL)
+		bson_destroy(write->condition);
+	if (write->diff != NULL)
+		bson_destroy(write->diff);
+}
+
+static void
+batch_clear(struct batch *batch)
+{
+	int n;
+	size_t k;
+
+	for (n = 0; n < batch->namespace_count; n++) {
+		for (k = 0; k < batch->namespaces[n].count; k++)
+			write_clear(&batch->namespaces[n].writes[k]);
+		free(batch->namespaces[n].writes);
+	}
+	memset(batch->namespaces, 0, sizeof(batch->namespaces));
+	batch->namespace_count = 0;
+	batch->ops = batch->bytes = 0;
+	memset(batch->ids, 0, batch->id_capacity * sizeof(*batch->ids));
+	batch->keys_used = 0;
+}
+
+void
+batch_free(struct batch *batch)
+{
+	if (batch == NULL)
+		return;
+	batch_clear(batch);
+	free(batch->ids);
+	free(batch->keys);
+	free(batch);
+}
+
+bool
+batch_empty(const struct batch *batch)
+{
+	return batch->ops == 0;
+}
+
+size_t
+batch_size(const struct batch *batch)
+{
+	return batch->ops;
+}
+
+static uint64_t
+hash_bytes(uint64_t h, const uint8_t *p, size_t length)
+{
+	while (length-- > 0)
+		h = (h ^ *p++) * 1099511628211ULL;	/* FNV-1a */
+	return h;
+}
+
+/*
+ * The key of (namespace, _id): the _id's BSON type and bytes. Numbers
+ * are keyed by their double value, since 1, 1L and 1.0 are the same
+ * _id to MongoDB; two distinct numbers that share a double only cost a
+ * needless flush.
+ */
+static void
+id_key(int slot, const bson_iter_t *id, bson_t *key)
+{
+	bson_init(key);
+	BSON_APPEND_INT32(key, "n", slot);
+	if (BSON_ITER_HOLDS_NUMBER(id))
+		BSON_APPEND_DOUBLE(key, "", bson_iter_as_double(id));
+	else
+		bson_append_iter(key, "", 0, id);
+}
+
+/* Whether the key is in the set; adds it when add is true. */
+static bool
+id_seen(struct batch *batch, const bson_t *key, bool add)
+{
+	const uint8_t *data = bson_get_data(key);
+	uint64_t hash = hash_bytes(1469598103934665603ULL, data, key->len);
+	size_t mask = batch->id_capacity - 1, k;
+
+	for (k = hash & mask; batch->ids[k].used; k = (k + 1) & mask) {
+		struct id_slot *slot = &batch->ids[k];
+
+		if (slot->hash == hash && slot->length == key->len &&
+		    memcmp(batch->keys + slot->offset, data, key->len) == 0)
+			return true;
+	}
+	if (!add)
+		return false;
+	if (batch->keys_used + key->len > batch->keys_size) {
+		batch->keys_size = (batch->keys_used + key->len) * 2;
+		batch->keys = xrealloc(batch->keys, batch->keys_size);
+	}
+	memcpy(batch->keys + batch->keys_used, data, key->len);
+	batch->ids[k] = (struct id_slot){ hash, (uint32_t)batch->keys_used, key->len, true };
+	batch->keys_used += key->len;
+	return false;
+}
+
+static int
+namespace_slot(struct batch *batch, const char *ns)
+{
+	const char *dot = strchr(ns, '.');
+	struct ns_batch *nb;
+	int n;
+
+	for (n = 0; n < batch->namespace_count; n++) {
+		nb = &batch->namespaces[n];
+		if (strncmp(ns, nb->db, (size_t)(dot - ns)) == 0 && nb->db[dot - ns] == '\0' &&
+		    strcmp(dot + 1, nb->coll) == 0)
+			return n;
+	}
+	if (batch->namespace_count == MAX_NAMESPACES)
+		return -1;
+	nb = &batch->namespaces[batch->namespace_count];
+	snprintf(nb->db, sizeof(nb->db), "%.*s", (int)(dot - ns), ns);
+	snprintf(nb->coll, sizeof(nb->coll), "%s", dot + 1);
+	return batch->namespace_count++;
+}
+
+/* Find field's _id (field "o" or "o2" of op) into *id. */
+static bool
+op_id(const bson_t *op, const char *field, bson_iter_t *id)
+{
+	bson_t object;
+
+	return entry_object(op, field, &object) && bson_iter_init_find(id, &object, "_id");
+}
+
+static bson_t *
+selector_new(const bson_iter_t *id)
+{
+	bson_t *selector = bson_new();
+
+	bson_append_iter(selector, "_id", 3, id);
+	return selector;
+}
+
+/* The document of a field of o, copied (NULL when absent). */
+static bson_t *
+subdocument_copy(const bson_t *o, const char *field)
+{
+	bson_iter_t iter;
+	const uint8_t *data;
+	uint32_t length;
+
+	if (!bson_iter_init_find(&iter, o, field) || !BSON_ITER_HOLDS_DOCUMENT(&iter))
+		return NULL;
+	bson_iter_document(&iter, &length, &data);
+	return bson_new_from_data(data, length);
+}
+
+/* o without its $v field: an update MongoDB accepts. */
+static bson_t *
+operators_copy(const bson_t *o)
+{
+	bson_t *update = bson_new();
+	bson_iter_t iter;
+
+	bson_iter_init(&iter, o);
+	while (bson_iter_next(&iter))
+		if (strcmp(bson_iter_key(&iter), "$v") != 0)
+			bson_append_iter(update, NULL, 0, &iter);
+	return update;
+}
+
+/* Whether o is the operator form: its first key other than $v starts with '$'. */
+static bool
+has_operators(const bson_t *o)
+{
+	bson_iter_t iter;
+
+	bson_iter_init(&iter, o);
+	while (bson_iter_next(&iter)) {
+		if (strcmp(bson_iter_key(&iter), "$v") == 0)
+			continue;
+		return bson_iter_key(&iter)[0] == '$';
+	}
+	return false;
+}
+
+/* u with $v:2: exact translation, conditional translation, or read-modify-write. */
+static bool
+plan_diff(struct write *write, const bson_t *diff, char *why, size_t why_size)
+{
+	bson_t update, condition;
+	bson_error_t error;
+
+	if (!diff_validate(diff, why, why_size))
+		return false;
+	if (diff_to_update(diff, &update, &condition, &error)) {
+		write->doc = bson_copy(&update);
+		if (!bson_empty(&condition)) {
+			write->kind = WRITE_DIFF;
+			write->condition = bson_copy(&condition);
+			write->diff = bson_copy(diff);
+		}
+		bson_destroy(&update);
+		bson_destroy(&condition);
+		return true;
+	}
+	bson_destroy(&update);
+	bson_destroy(&condition);
+	if (error.domain == DIFF_ERROR_DOMAIN && error.code == DIFF_ERROR_INEXACT) {
+		write->kind = WRITE_RMW;
+		write->doc = bson_new();
+		write->diff = bson_copy(diff);
+		return true;
+	}
+	snprintf(why, why_size, "bad $v:2 diff: %s", error.message);
+	return false;
+}
+
+/*
+ * u: a whole document replaces; FerretDB logs every update as a $set of
+ * the whole new document, _id included, which is a replacement too
+ * (mongod never puts _id in $set), or $unset fields would survive.
+ */
+static bool
+plan_update(struct write *write, const bson_t *o, char *why, size_t why_size)
+{
+	bson_t diff, *set;
+	bson_iter_t iter;
+
+	if (diff_from_oplog(o, &diff))
+		return plan_diff(write, &diff, why, why_size);
+	if (!has_operators(o)) {
+		write->kind = WRITE_REPLACE;
+		write->doc = bson_copy(o);
+		return true;
+	}
+	set = subdocument_copy(o, "$set");
+	if (set != NULL && bson_iter_init_find(&iter, set, "_id")) {
+		write->kind = WRITE_REPLACE;
+		write->doc = set;
+		return true;
+	}
+	if (set != NULL)
+		bson_destroy(set);
+	write->doc = operators_copy(o);
+	return true;
+}
+
+/* Build the write for op; false with why when the op is malformed. */
+static bool
+plan_write(struct write *write, const bson_t *op, bson_iter_t *id, char *why, size_t why_size)
+{
+	const char *kind = entry_op(op);
+	bson_t o;
+
+	memset(write, 0, sizeof(*write));
+	write->op = kind[0];
+	if (!entry_object(op, "o", &o)) {
+		snprintf(why, why_size, "%s entry without its o document", kind);
+		return false;
+	}
+	if (strcmp(kind, "u") == 0) {
+		if (!op_id(op, "o2", id)) {
+			snprintf(why, why_size, "u entry without o2._id");
+			return false;
+		}
+		write->kind = WRITE_UPDATE;
+		write->upsert = entry_flag(op, "b");
+		if (!plan_update(write, &o, why, why_size))
+			return false;
+	} else if (!op_id(op, "o", id)) {
+		snprintf(why, why_size, "%s entry without o._id", kind);
+		return false;
+	} else if (strcmp(kind, "i") == 0) {
+		write->kind = WRITE_REPLACE;
+		write->upsert = true;
+		write->doc = bson_copy(&o);
+	} else {
+		write->kind = WRITE_DELETE;
+		write->doc = bson_new();
+	}
+	write->selector = selector_new(id);
+	return true;
+}
+
+bool
+batch_add(struct batch *batch, const char *ns, const bson_t *op, bool *full, char *why,
+    size_t why_size)
+{
+	struct write write;
+	struct ns_batch *nb;
+	bson_iter_t id;
+	bson_t key;
+	int slot;
+
+	*full = false;
+	if (strchr(ns, '.') == NULL || strlen(ns) >= 255) {
+		snprintf(why, why_size, "bad namespace '%s'", ns);
+		return false;
+	}
+	if (!plan_write(&write, op, &id, why, why_size)) {
+		write.selector = bson_new();
+		write.doc = write.doc != NULL ? write.doc : bson_new();
+		write_clear(&write);
+		return false;
+	}
+	slot = namespace_slot(batch, ns);
+	if (slot >= 0)
+		id_key(slot, &id, &key);
+	if (slot < 0 || (batch->ops > 0 && (batch->ops >= batch->max_ops ||
+	    batch->bytes + op->len > batch->max_bytes || id_seen(batch, &key, false)))) {
+		if (slot >= 0)
+			bson_destroy(&key);
+		write.selector = write.selector != NULL ? write.selector : bson_new();
+		write_clear(&write);
+		*full = true;
+		return true;
+	}
+	id_seen(batch, &key, true);
+	bson_destroy(&key);
+	nb = &batch->namespaces[slot];
+	if (nb->count == nb->size) {
+		nb->size = nb->size ? nb->size * 2 : 16;
+		nb->writes = xrealloc(nb->writes, nb->size * sizeof(*nb->writes));
+	}
+	nb->writes[nb->count++] = write;
+	batch->ops++;
+	batch->bytes += op->len;
+	return true;
+}
+
+static void
+outcome_clear(struct outcome *out)
+{
+	free(out->error_index);
+	free(out->error_code);
+	memset(out, 0, sizeof(*out));
+}
+
+static int64_t
+reply_int(const bson_t *reply, const char *field)
+{
+	bson_iter_t iter;
+
+	return bson_iter_init_find(&iter, reply, field) ? bson_iter_as_int64(&iter) : 0;
+}
+
+/* Collect writeErrors; returns how many. */
+static size_t
+outcome_errors(struct outcome *out, const bson_t *reply)
+{
+	bson_iter_t iter, errors, error;
+
+	if (!bson_iter_init_find(&iter, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&iter) ||
+	    !bson_iter_recurse(&iter, &errors))
+		return 0;
+	while (bson_iter_next(&errors)) {
+		bson_t doc;
+		const uint8_t *data;
+		uint32_t length;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&errors))
+			continue;
+		bson_iter_document(&errors, &length, &data);
+		if (!bson_init_static(&doc, data, length))
+			continue;
+		out->error_index = xrealloc(out->error_index, (out->error_count + 1) * sizeof(uint32_t));
+		out->error_code = xrealloc(out->error_code, (out->error_count + 1) * sizeof(int32_t));
+		out->error_index[out->error_count] = (uint32_t)reply_int(&doc, "index");
+		out->error_code[out->error_count] = (int32_t)reply_int(&doc, "code");
+		if (out->error_code[out->error_count++] != DUPLICATE_KEY && out->first_error[0] == '\0' &&
+		    bson_iter_init_find(&error, &doc, "errmsg") && BSON_ITER_HOLDS_UTF8(&error))
+			snprintf(out->first_error, sizeof(out->first_error), "%s",
+			    bson_iter_utf8(&error, NULL));
+	}
+	return out->error_count;
+}
+
+static void
+bulk_add(mongoc_bulk_operation_t *bulk, const struct write *write)
+{
+	bson_t opts = BSON_INITIALIZER, selector;
+	bson_error_t error;
+	bool ok;
+
+	/* Documents go as the source had them: the source server already validated. */
+	BSON_APPEND_INT32(&opts, "validate", BSON_VALIDATE_NONE);
+	if (write->kind != WRITE_DELETE)
+		BSON_APPEND_BOOL(&opts, "upsert", write->upsert);
+	switch (write->kind) {
+	case WRITE_REPLACE:
+		ok = mongoc_bulk_operation_replace_one_with_opts(bulk, write->selector, write->doc,
+		    &opts, &error);
+		break;
+	case WRITE_DELETE:
+		bson_reinit(&opts);
+		ok = mongoc_bulk_operation_remove_one_with_opts(bulk, write->selector, &opts, &error);
+		break;
+	default:
+		bson_init(&selector);
+		bson_concat(&selector, write->selector);
+		if (write->kind == WRITE_DIFF)
+			bson_concat(&selector, write->condition);
+		ok = mongoc_bulk_operation_update_one_with_opts(bulk, &selector, write->doc, &opts,
+		    &error);
+		bson_destroy(&selector);
+	}
+	bson_destroy(&opts);
+	if (!ok)
+		die(EXIT_SERVER, "cannot queue a write: %s", error.message);
+}
+
+/*
+ * Run writes[list[0..n-1]] as one unordered bulk. Transient errors are
+ * retried (the whole bulk: every write is idempotent); write errors are
+ * returned in out; anything else exits EXIT_SERVER.
+ */
+static void
+execute(mongoc_client_t *client, const struct ns_batch *nb, const struct write *writes,
+    const size_t *list, size_t n, bool bypass, struct outcome *out)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, nb->db, nb->coll);
+	bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
+	retry_policy policy;
+	size_t k;
+
+	memset(out, 0, sizeof(*out));
+	retry_init(&policy, conn_retry_for());
+	for (;;) {
+		mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, opts);
+		bson_t reply;
+		bson_error_t error;
+		bool ok;
+
+		/* The source accepted these documents; the target must not judge them again. */
+		mongoc_bulk_operation_set_bypass_document_validation(bulk, bypass);
+		for (k = 0; k < n; k++)
+			bulk_add(bulk, &writes[list[k]]);
+		ok = mongoc_bulk_operation_execute(bulk, &reply, &error) != 0;
+		mongoc_bulk_operation_destroy(bulk);
+		out->matched = reply_int(&reply, "nMatched");
+		out->upserted = reply_int(&reply, "nUpserted");
+		if (ok || outcome_errors(out, &reply) > 0) {
+			bson_destroy(&reply);
+			break;
+		}
+		bson_destroy(&reply);
+		if (!retry_again(&policy, &error))
+			die(EXIT_SERVER, "%s.%s: bulk write of %zu: %s%s", nb->db, nb->coll, n,
+			    error.message, conn_error_transient(&error) ? " (retries gave up)" : "");
+	}
+	bson_destroy(opts);
+	mongoc_collection_destroy(coll);
+}
+
+static void
+die_write(const struct ns_batch *nb, const struct write *write, int code, const char *message)
+{
+	char *id = bson_as_relaxed_extended_json(write->selector, NULL);
+
+	die(EXIT_SERVER, "%s.%s: write of %s failed: %s (code %d)", nb->db, nb->coll, id, message,
+	    code);
+}
+
+/* A duplicate key that persists: another document holds the unique key. */
+static void
+report_conflict(struct batch *batch, const struct ns_batch *nb, const struct write *write)
+{
+	char *id = bson_as_relaxed_extended_json(write->selector, NULL);
+
+	warnmsg("%s.%s: %s: duplicate key on a unique index, write skipped", nb->db, nb->coll, id);
+	bson_free(id);
+	batch->count->conflicts++;
+}
+
+/* Run one write alone; returns whether it matched or upserted a document. */
+static bool
+run_alone(struct batch *batch, const struct ns_batch *nb, const struct write *write)
+{
+	struct outcome out;
+	size_t zero = 0;
+	bool hit;
+
+	execute(batch->client, nb, write, &zero, 1, write->kind != WRITE_DELETE, &out);
+	hit = out.matched + out.upserted > 0;
+	if (out.error_count > 0) {
+		if (out.error_code[0] != DUPLICATE_KEY)
+			die_write(nb, write, out.error_code[0], out.first_error);
+		report_conflict(batch, nb, write);
+		hit = true;
+	}
+	outcome_clear(&out);
+	return hit;
+}
+
+/* List the writes of the given kinds (mask of 1 << kind). */
+static size_t
+select_writes(const struct ns_batch *nb, unsigned kinds, size_t *list)
+{
+	size_t k, n = 0;
+
+	for (k = 0; k < nb->count; k++)
+		if (kinds & 1u << nb->writes[k].kind)
+			list[n++] = k;
+	return n;
+}
+
+/*
+ * Deletes first, in a bulk of their own: they validate nothing, so they
+ * go without bypassDocumentValidation, which some servers refuse on a
+ * delete; and a delete can only free a unique key the rest may need.
+ */
+static void
+flush_deletes(struct batch *batch, const struct ns_batch *nb, size_t *list)
+{
+	size_t n = select_writes(nb, 1u << WRITE_DELETE, list);
+	struct outcome out;
+
+	if (n == 0)
+		return;
+	execute(batch->client, nb, nb->writes, list, n, false, &out);
+	if (out.error_count > 0)
+		die_write(nb, &nb->writes[list[out.error_index[0] < n ? out.error_index[0] : 0]],
+		    out.error_code[0], out.first_error);
+	outcome_clear(&out);
+}
+
+/*
+ * Replacements and updates in one bulk. A non-upsert update that
+ * matched nothing found its document gone (a later delete removed it):
+ * counted from the totals, since a bulk does not say which one missed.
+ * Duplicate keys are run again alone, after the rest: a delete or update
+ * of the same batch may have been what freed the key.
+ */
+static void
+flush_plain(struct batch *batch, const struct ns_batch *nb, size_t *list)
+{
+	size_t n = select_writes(nb, 1u << WRITE_REPLACE | 1u << WRITE_UPDATE, list);
+	int64_t upserts = 0, expected = 0, found;
+	struct outcome out;
+	bool *failed;
+	size_t k;
+
+	if (n == 0)
+		return;
+	execute(batch->client, nb, nb->writes, list, n, true, &out);
+	failed = xcalloc(n, sizeof(*failed));
+	for (k = 0; k < out.error_count; k++) {
+		uint32_t at = out.error_index[k];
+
+		if (at >= n)
+			die(EXIT_SERVER, "%s.%s: bulk write error at %u of %zu", nb->db, nb->coll, at, n);
+		if (out.error_code[k] != DUPLICATE_KEY)
+			die_write(nb, &nb->writes[list[at]], out.error_code[k], out.first_error);
+		failed[at] = true;
+	}
+	for (k = 0; k < n; k++) {
+		const struct write *write = &nb->writes[list[k]];
+
+		if (failed[k])
+			continue;
+		if (write->upsert)
+			upserts++;
+		else
+			expected++;
+	}
+	found = out.matched + out.upserted - upserts;
+	if (expected > found)
+		batch->count->missing += (uint64_t)(expected - found);
+	outcome_clear(&out);
+	for (k = 0; k < n; k++)
+		if (failed[k] && !run_alone(batch, nb, &nb->writes[list[k]]) &&
+		    !nb->writes[list[k]].upsert)
+			batch->count->missing++;
+	free(failed);
+}
+
+static bool
+find_by_id(mongoc_client_t *client, const struct ns_batch *nb, const bson_t *selector, bson_t *doc)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, nb->db, nb->coll);
+	bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
+	retry_policy policy;
+	bool found;
+
+	retry_init(&policy, conn_retry_for());
+	for (;;) {
+		mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, selector, opts, NULL);
+		const bson_t *result;
+		bson_error_t error;
+
+		found = mongoc_cursor_next(cursor, &result);
+		if (found)
+			bson_copy_to(result, doc);
+		if (found || !mongoc_cursor_error(cursor, &error)) {
+			mongoc_cursor_destroy(cursor);
+			break;
+		}
+		mongoc_cursor_destroy(cursor);
+		if (!retry_again(&policy, &error))
+			die(EXIT_SERVER, "%s.%s: find: %s", nb->db, nb->coll, error.message);
+	}
+	bson_destroy(opts);
+	mongoc_collection_destroy(coll);
+	return found;
+}
+
+/* Read the document, apply the diff here, write it back. */
+static void
+read_modify_write(struct batch *batch, const struct ns_batch *nb, const struct write *write)
+{
+	struct write replace = { WRITE_REPLACE, 'u', false, write->selector, NULL, NULL, NULL };
+	bson_t doc, result;
+	char why[256];
+
+	if (!find_by_id(batch->client, nb, write->selector, &doc)) {
+		batch->count->missing++;
+		return;
+	}
+	if (!diff_apply(&doc, write->diff, &result, why, sizeof(why))) {
+		char *id = bson_as_relaxed_extended_json(write->selector, NULL);
+
+		die(EXIT_BAD_STREAM, "%s.%s: %s: cannot apply the $v:2 diff: %s", nb->db, nb->coll,
+		    id, why);
+	}
+	replace.doc = &result;
+	if (!run_alone(batch, nb, &replace))
+		batch->count->missing++;	/* deleted in between: only by someone else */
+	bson_destroy(&result);
+	bson_destroy(&doc);
+	batch->count->fallbacks++;
+}
+
+/*
+ * Conditional $v:2 translations in one bulk. When some did not match
+ * (document missing, or not in the shape the diff was computed on),
+ * each is run again alone and a miss falls back to read-modify-write:
+ * running one twice is harmless, its $set and $unset are idempotent.
+ */
+static void
+flush_diffs(struct batch *batch, const struct ns_batch *nb, size_t *list)
+{
+	size_t n = select_writes(nb, 1u << WRITE_DIFF, list), k;
+	struct outcome out;
+	bool all;
+
+	if (n > 0) {
+		execute(batch->client, nb, nb->writes, list, n, true, &out);
+		all = out.error_count == 0 && out.matched == (int64_t)n;
+		outcome_clear(&out);
+		for (k = 0; !all && k < n; k++)
+			if (!run_alone(batch, nb, &nb->writes[list[k]]))
+				read_modify_write(batch, nb, &nb->writes[list[k]]);
+	}
+	n = select_writes(nb, 1u << WRITE_RMW, list);
+	for (k = 0; k < n; k++)
+		read_modify_write(batch, nb, &nb->writes[list[k]]);
+}
+
+static void
+count_applied(struct counters *count, const struct ns_batch *nb)
+{
+	size_t k;
+
+	for (k = 0; k < nb->count; k++) {
+		switch (nb->writes[k].op) {
+		case 'i': count->inserts++; break;
+		case 'u': count->updates++; break;
+		default: count->deletes++; break;
+		}
+	}
+}
+
+void
+batch_flush(struct batch *batch)
+{
+	size_t *list;
+	int n;
+
+	if (batch->ops == 0)
+		return;
+	list = xcalloc(batch->ops, sizeof(*list));
+	for (n = 0; n < batch->namespace_count; n++) {
+		const struct ns_batch *nb = &batch->namespaces[n];
+
+		flush_deletes(batch, nb, list);
+		flush_plain(batch, nb, list);
+		flush_diffs(batch, nb, list);
+		count_applied(batch->count, nb);
+	}
+	free(list);
+	batch->count->batches++;
+	batch_clear(batch);
+}

@@ -1,0 +1,290 @@
+/*
+ * txn.c - transactions held until they commit.
+ *
+ * A multi-entry transaction is logged as applyOps entries with
+ * partialTxn: true (or one with prepare: true), then the entry that
+ * commits it: the last applyOps without partialTxn, or commitTransaction
+ * for a prepared one; abortTransaction throws it away. Held entries are
+ * kept in memory up to a bound shared by all open transactions, beyond
+ * which a transaction moves to a temporary file written with the stream
+ * writer, so memory stays flat however large a transaction is.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "die.h"
+
+struct txn {
+	uint8_t *key;		/* lsid's bytes, then txnNumber */
+	size_t key_length;
+	timestamp_t floor;	/* done_ts before its first entry */
+	uint8_t *frames;	/* held entries, back to back */
+	size_t used, size;
+	char *spill_path;	/* once spilled: the file, and its writer */
+	stream_writer *spill;
+	struct txn *next;
+};
+
+struct txn_table {
+	struct txn *open;
+	size_t memory, memory_max;
+};
+
+/* Spill files still on disk, removed at exit whatever the exit. */
+static struct txn_table *cleanup_table;
+
+static void
+txn_free(struct txn *txn)
+{
+	if (txn->spill != NULL)
+		stream_finish(txn->spill);
+	if (txn->spill_path != NULL) {
+		unlink(txn->spill_path);
+		free(txn->spill_path);
+	}
+	free(txn->frames);
+	free(txn->key);
+	free(txn);
+}
+
+static void
+remove_spills(void)
+{
+	struct txn *txn;
+
+	if (cleanup_table == NULL)
+		return;
+	for (txn = cleanup_table->open; txn != NULL; txn = txn->next)
+		if (txn->spill_path != NULL)
+			unlink(txn->spill_path);
+}
+
+struct txn_table *
+txn_table_new(size_t memory_max)
+{
+	struct txn_table *table = xcalloc(1, sizeof(*table));
+
+	table->memory_max = memory_max;
+	cleanup_table = table;
+	if (atexit(remove_spills) != 0)
+		die(EXIT_DIFFERENT, "atexit failed");
+	return table;
+}
+
+void
+txn_table_free(struct txn_table *table)
+{
+	struct txn *txn, *next;
+
+	if (table == NULL)
+		return;
+	for (txn = table->open; txn != NULL; txn = next) {
+		next = txn->next;
+		txn_free(txn);
+	}
+	cleanup_table = NULL;
+	free(table);
+}
+
+/* The key of entry's transaction: lsid's BSON bytes and txnNumber. */
+static uint8_t *
+txn_key(const bson_t *entry, size_t *length)
+{
+	bson_iter_t iter;
+	int64_t number = 0;
+	const uint8_t *lsid = NULL;
+	uint32_t lsid_length = 0;
+	uint8_t *key;
+
+	if (bson_iter_init_find(&iter, entry, "lsid") && BSON_ITER_HOLDS_DOCUMENT(&iter))
+		bson_iter_document(&iter, &lsid_length, &lsid);
+	if (bson_iter_init_find(&iter, entry, "txnNumber") && BSON_ITER_HOLDS_NUMBER(&iter))
+		number = bson_iter_as_int64(&iter);
+	*length = lsid_length + sizeof(number);
+	key = xmalloc(*length);
+	if (lsid_length > 0)
+		memcpy(key, lsid, lsid_length);
+	memcpy(key + lsid_length, &number, sizeof(number));
+	return key;
+}
+
+/* Find (and with unlink, remove from the table) entry's transaction. */
+static struct txn *
+txn_find(struct txn_table *table, const bson_t *entry, bool unlink_it)
+{
+	size_t length;
+	uint8_t *key = txn_key(entry, &length);
+	struct txn **at, *txn = NULL;
+
+	for (at = &table->open; *at != NULL; at = &(*at)->next) {
+		if ((*at)->key_length == length && memcmp((*at)->key, key, length) == 0) {
+			txn = *at;
+			if (unlink_it) {
+				*at = txn->next;
+				table->memory -= txn->size;
+			}
+			break;
+		}
+	}
+	free(key);
+	return txn;
+}
+
+static void
+txn_spill(struct txn_table *table, struct txn *txn)
+{
+	const char *dir = getenv("TMPDIR");
+	size_t offset;
+	int fd;
+
+	if (dir == NULL || dir[0] == '\0')
+		dir = "/tmp";
+	if (asprintf(&txn->spill_path, "%s/oplog-apply-txn-XXXXXX", dir) < 0)
+		die(EXIT_DIFFERENT, "out of memory");
+	fd = mkstemp(txn->spill_path);
+	if (fd < 0)
+		die(EXIT_DIFFERENT, "cannot create a spill file in %s: %s", dir, strerror(errno));
+	close(fd);
+	txn->spill = stream_create(txn->spill_path, 0, false);
+	if (txn->spill == NULL)
+		die(EXIT_DIFFERENT, "%s: cannot write the held transaction", txn->spill_path);
+	for (offset = 0; offset < txn->used;) {
+		uint32_t length;
+
+		memcpy(&length, txn->frames + offset, sizeof(length));
+		length = BSON_UINT32_FROM_LE(length);
+		if (!stream_write_raw(txn->spill, txn->frames + offset, length))
+			die(EXIT_DIFFERENT, "%s: cannot write the held transaction", txn->spill_path);
+		offset += length;
+	}
+	table->memory -= txn->size;
+	free(txn->frames);
+	txn->frames = NULL;
+	txn->used = txn->size = 0;
+}
+
+void
+txn_hold(struct txn_table *table, const bson_t *entry, timestamp_t floor)
+{
+	struct txn *txn = txn_find(table, entry, false);
+
+	if (txn == NULL) {
+		txn = xcalloc(1, sizeof(*txn));
+		txn->key = txn_key(entry, &txn->key_length);
+		txn->floor = floor;
+		txn->next = table->open;
+		table->open = txn;
+	}
+	if (txn->spill == NULL && table->memory + entry->len > table->memory_max)
+		txn_spill(table, txn);
+	if (txn->spill != NULL) {
+		if (!stream_write(txn->spill, entry))
+			die(EXIT_DIFFERENT, "%s: cannot write the held transaction", txn->spill_path);
+		return;
+	}
+	if (txn->used + entry->len > txn->size) {
+		size_t size = (txn->used + entry->len) * 2;
+
+		table->memory += size - txn->size;
+		txn->frames = xrealloc(txn->frames, size);
+		txn->size = size;
+	}
+	memcpy(txn->frames + txn->used, bson_get_data(entry), entry->len);
+	txn->used += entry->len;
+}
+
+bool
+txn_held(struct txn_table *table, const bson_t *entry)
+{
+	return txn_find(table, entry, false) != NULL;
+}
+
+static void
+replay_memory(struct txn *txn, struct applier *app)
+{
+	size_t offset;
+
+	for (offset = 0; offset < txn->used;) {
+		uint32_t length;
+		bson_t held;
+
+		memcpy(&length, txn->frames + offset, sizeof(length));
+		length = BSON_UINT32_FROM_LE(length);
+		if (!bson_init_static(&held, txn->frames + offset, length))
+			die(EXIT_DIFFERENT, "held transaction entry corrupt in memory");
+		apply_ops_array(app, &held, 1);
+		offset += length;
+	}
+}
+
+static void
+replay_spill(struct txn *txn, struct applier *app)
+{
+	stream_reader *reader;
+	const bson_t *held;
+	int status;
+
+	if (!stream_finish(txn->spill))
+		die(EXIT_DIFFERENT, "%s: cannot write the held transaction", txn->spill_path);
+	txn->spill = NULL;
+	reader = stream_open(txn->spill_path);
+	if (reader == NULL)
+		die(EXIT_DIFFERENT, "%s: cannot read the held transaction back", txn->spill_path);
+	while ((status = stream_next(reader, &held)) == STREAM_ENTRY)
+		apply_ops_array(app, held, 1);
+	if (status != STREAM_END)
+		die(EXIT_DIFFERENT, "%s", stream_error(reader));
+	stream_close(reader);
+}
+
+void
+txn_commit(struct txn_table *table, const bson_t *entry, struct applier *app)
+{
+	struct txn *txn = txn_find(table, entry, true);
+
+	if (txn == NULL)
+		return;
+	if (txn->spill_path != NULL)
+		replay_spill(txn, app);
+	else
+		replay_memory(txn, app);
+	txn_free(txn);
+}
+
+void
+txn_discard(struct txn_table *table, const bson_t *entry)
+{
+	struct txn *txn = txn_find(table, entry, true);
+
+	if (txn != NULL)
+		txn_free(txn);
+}
+
+bool
+txn_floor(const struct txn_table *table, timestamp_t *floor)
+{
+	const struct txn *txn;
+	bool any = false;
+
+	for (txn = table->open; txn != NULL; txn = txn->next) {
+		if (!any || ts_compare(txn->floor, *floor) < 0)
+			*floor = txn->floor;
+		any = true;
+	}
+	return any;
+}
+
+size_t
+txn_open_count(const struct txn_table *table)
+{
+	const struct txn *txn;
+	size_t n = 0;
+
+	for (txn = table->open; txn != NULL; txn = txn->next)
+		n++;
+	return n;
+}

@@ -1,0 +1,490 @@
+/*
+ * oplog-apply - apply an oplog stream to a server, idempotently, in
+ * batches, recording how far it got in the server itself.
+ *
+ * Replaying any suffix of the stream again leaves the same state: inserts
+ * replace by _id, updates set whole values, deletes tolerate a missing
+ * document, commands tolerate "already done". The checkpoint
+ * {_id: NAME, ts, count, wall} in oplogkit.checkpoints is written after
+ * each batch, so a crash costs a re-apply, never data. The parts live in
+ * filters/apply/: batch.c (data writes), command.c, txn.c.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apply/apply.h"
+#include "cli.h"
+#include "conn.h"
+#include "die.h"
+#include "lag.h"
+
+#define MAX_BATCH_BYTES (48 * 1024 * 1024)
+#define TXN_MEMORY_MAX (64 * 1024 * 1024)
+#define MAX_DEPTH 8	/* applyOps inside applyOps */
+
+struct options {
+	const char *input, *uri_file, *tls_ca_file, *name;
+	long batch, flush_ms;
+	bool follow, resume, progress, quiet;
+};
+
+static void usage(void) __attribute__((noreturn));
+static void parse_options(int, char **, struct options *, ns_filter *);
+static void apply_stream(struct applier *, const struct options *, timestamp_t);
+static void apply_entry(struct applier *, const bson_t *);
+static void report(const struct applier *);
+static void checkpoint_read(struct applier *, timestamp_t *);
+static void client_close(mongoc_client_t *);
+
+static struct timespec started;
+
+int
+main(int argc, char *argv[])
+{
+	struct options opt;
+	struct applier app;
+	ns_filter *filter = ns_filter_new();
+	timestamp_t resume_from = { 0, 0 };
+	char *uri;
+
+	die_init(argv[0]);
+	memset(&app, 0, sizeof(app));
+	uri = NULL;
+	parse_options(argc, argv, &opt, filter);
+	if (optind + 2 == argc) {
+		opt.input = argv[optind];
+		uri = argv[optind + 1];
+	} else if (optind + 1 == argc && strstr(argv[optind], "://") != NULL) {
+		uri = argv[optind];
+	} else if (optind + 1 == argc) {
+		opt.input = argv[optind];
+	} else if (optind != argc) {
+		usage();
+	}
+	uri = conn_uri_resolve(uri, opt.uri_file, "OPLOGKIT_TARGET_URI");
+	app.client = conn_open(uri, opt.tls_ca_file);
+	app.filter = filter;
+	app.name = opt.name;
+	app.reader = stream_open(opt.input);
+	if (app.reader == NULL)
+		exit(EXIT_USAGE);
+	stream_set_wait(app.reader, (int)opt.flush_ms, opt.follow);
+	app.batch = batch_new(app.client, &app.count, (size_t)opt.batch, MAX_BATCH_BYTES);
+	app.txns = txn_table_new(TXN_MEMORY_MAX);
+	cli_catch_signals();
+	clock_gettime(CLOCK_MONOTONIC, &started);
+	if (opt.resume) {
+		checkpoint_read(&app, &resume_from);
+		app.done_ts = app.saved_ts = resume_from;
+	}
+	apply_stream(&app, &opt, resume_from);
+	if (txn_open_count(app.txns) > 0)
+		warnmsg("%zu transaction(s) never committed in this stream: not applied",
+		    txn_open_count(app.txns));
+	if (!opt.quiet)
+		report(&app);
+	txn_table_free(app.txns);
+	batch_free(app.batch);
+	stream_close(app.reader);
+	client_close(app.client);
+	ns_filter_free(filter);
+	free(uri);
+	return EXIT_DONE;
+}
+
+static void
+usage(void)
+{
+	printf("usage: oplog-apply [options] [FILE] URI\n"
+	    "Apply an oplog stream (FILE or stdin) to the server at URI, idempotently.\n"
+	    "  -f, --follow           wait at the end of a growing FILE until its trailer\n"
+	    "  -r, --resume           skip entries up to the checkpoint of --name\n"
+	    "  -N, --name NAME        the checkpoint's name in oplogkit.checkpoints (default)\n"
+	    "  -b, --batch N          at most N entries per batch (1000)\n"
+	    "  -1, --one-at-a-time    apply entry by entry (--batch 1)\n"
+	    "      --flush-ms MS      flush a batch once input is idle this long (50)\n"
+	    "  -n, --ns GLOB          apply only matching namespaces (repeatable)\n"
+	    "  -x, --exclude GLOB     skip matching namespaces (repeatable)\n"
+	    "      --ns-regex RE      apply only namespaces matching RE\n"
+	    "      --retry-for TIME   retry server errors this long (60s), then exit 4\n"
+	    "  -p, --progress         one line of progress a second on stderr\n"
+	    "  -q, --quiet            no report at the end\n"
+	    "      --uri-file FILE    read URI from FILE ($OPLOGKIT_TARGET_URI otherwise)\n"
+	    "      --tls-ca-file FILE verify the server with this CA\n"
+	    "Without --ns: admin.*, config.*, local.*, oplogkit.*, *.system.profile are skipped.\n");
+	exit(EXIT_DONE);
+}
+
+static void
+parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
+{
+	enum { FLUSH_MS = 256, NS_REGEX, RETRY_FOR, URI_FILE, TLS_CA };
+	static const struct option options[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ "resume", no_argument, NULL, 'r' },
+		{ "name", required_argument, NULL, 'N' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "one-at-a-time", no_argument, NULL, '1' },
+		{ "flush-ms", required_argument, NULL, FLUSH_MS },
+		{ "ns", required_argument, NULL, 'n' },
+		{ "exclude", required_argument, NULL, 'x' },
+		{ "ns-regex", required_argument, NULL, NS_REGEX },
+		{ "retry-for", required_argument, NULL, RETRY_FOR },
+		{ "progress", no_argument, NULL, 'p' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "uri-file", required_argument, NULL, URI_FILE },
+		{ "tls-ca-file", required_argument, NULL, TLS_CA },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool ok = true;
+	int ch;
+
+	memset(opt, 0, sizeof(*opt));
+	opt->name = "default";
+	opt->batch = 1000;
+	opt->flush_ms = 50;
+	while ((ch = getopt_long(argc, argv, "frN:b:1n:x:pqhV", options, NULL)) != -1) {
+		switch (ch) {
+		case 'f': opt->follow = true; break;
+		case 'r': opt->resume = true; break;
+		case 'N': opt->name = optarg; break;
+		case 'b': opt->batch = cli_number("--batch", optarg); break;
+		case '1': opt->batch = 1; break;
+		case FLUSH_MS: opt->flush_ms = cli_number("--flush-ms", optarg); break;
+		case 'n': ok = ns_filter_include(filter, optarg); break;
+		case 'x': ok = ns_filter_exclude(filter, optarg); break;
+		case NS_REGEX: ok = ns_filter_include_regex(filter, optarg); break;
+		case RETRY_FOR: conn_set_retry_for(cli_duration_ms("--retry-for", optarg)); break;
+		case 'p': opt->progress = true; break;
+		case 'q': opt->quiet = true; break;
+		case URI_FILE: opt->uri_file = optarg; break;
+		case TLS_CA: opt->tls_ca_file = optarg; break;
+		case 'h': usage();
+		case 'V': cli_version();
+		default: ok = false;
+		}
+		if (!ok)
+			break;
+	}
+	if (!ok || opt->batch < 1 || opt->name[0] == '\0' || opt->flush_ms > 60000) {
+		if (ok)
+			warnmsg("--batch must be at least 1, --name not empty, --flush-ms at most 60000");
+		fprintf(stderr, "usage: oplog-apply [options] [FILE] URI (--help for the options)\n");
+		exit(EXIT_USAGE);
+	}
+}
+
+static void
+quiet_log(mongoc_log_level_t level, const char *domain, const char *message, void *data)
+{
+	(void)level, (void)domain, (void)message, (void)data;
+}
+
+/*
+ * The driver ends its implicit sessions on the way out and warns when
+ * the server lacks endSessions (FerretDB does): all is applied by then.
+ */
+static void
+client_close(mongoc_client_t *client)
+{
+	mongoc_log_set_handler(quiet_log, NULL);
+	mongoc_client_destroy(client);
+}
+
+static double
+seconds_since(const struct timespec *then)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - then->tv_sec) + (double)(now.tv_nsec - then->tv_nsec) / 1e9;
+}
+
+static uint64_t
+applied(const struct counters *count)
+{
+	return count->inserts + count->updates + count->deletes + count->commands;
+}
+
+/* The checkpoint's ts and count; zero when there is none yet. */
+static void
+checkpoint_read(struct applier *app, timestamp_t *ts)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(app->client, LAG_CHECKPOINT_DB,
+	    LAG_CHECKPOINT_COLLECTION);
+	bson_t *filter = BCON_NEW("_id", BCON_UTF8(app->name));
+	retry_policy policy;
+
+	retry_init(&policy, conn_retry_for());
+	for (;;) {
+		mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+		const bson_t *doc;
+		bson_error_t error;
+		bson_iter_t iter;
+
+		if (mongoc_cursor_next(cursor, &doc)) {
+			*ts = entry_ts(doc);
+			if (bson_iter_init_find(&iter, doc, "count") && BSON_ITER_HOLDS_NUMBER(&iter))
+				app->applied_total = (uint64_t)bson_iter_as_int64(&iter);
+		}
+		if (!mongoc_cursor_error(cursor, &error)) {
+			mongoc_cursor_destroy(cursor);
+			break;
+		}
+		mongoc_cursor_destroy(cursor);
+		if (!retry_again(&policy, &error))
+			die(EXIT_SERVER, "%s: cannot read checkpoint '%s': %s", conn_masked(app->client),
+			    app->name, error.message);
+	}
+	bson_destroy(filter);
+	mongoc_collection_destroy(coll);
+}
+
+static void
+checkpoint_write(struct applier *app, timestamp_t ts)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(app->client, LAG_CHECKPOINT_DB,
+	    LAG_CHECKPOINT_COLLECTION);
+	bson_t *selector = BCON_NEW("_id", BCON_UTF8(app->name));
+	bson_t *doc = BCON_NEW("_id", BCON_UTF8(app->name), "ts", BCON_TIMESTAMP(ts.t, ts.i),
+	    "count", BCON_INT64((int64_t)(app->applied_total + applied(&app->count))),
+	    "wall", BCON_DATE_TIME((int64_t)time(NULL) * 1000));
+	bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
+	retry_policy policy;
+	bson_error_t error;
+
+	retry_init(&policy, conn_retry_for());
+	while (!mongoc_collection_replace_one(coll, selector, doc, opts, NULL, &error))
+		if (!retry_again(&policy, &error))
+			die(EXIT_SERVER, "%s: cannot write checkpoint '%s': %s", conn_masked(app->client),
+			    app->name, error.message);
+	app->saved_ts = ts;
+	bson_destroy(opts);
+	bson_destroy(doc);
+	bson_destroy(selector);
+	mongoc_collection_destroy(coll);
+}
+
+/*
+ * The checkpoint never passes the first entry of a transaction still
+ * held: a restart must read that entry again to commit it.
+ */
+void
+applier_flush(struct applier *app)
+{
+	timestamp_t ts = app->done_ts, floor;
+
+	batch_flush(app->batch);
+	if (txn_floor(app->txns, &floor) && ts_compare(floor, ts) < 0)
+		ts = floor;
+	if (ts_compare(ts, app->saved_ts) != 0)
+		checkpoint_write(app, ts);
+}
+
+void
+entry_fail(struct applier *app, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	applier_flush(app);
+	die(EXIT_BAD_STREAM, "%s: entry %" PRIu64 " at byte %" PRIu64 ": %s",
+	    stream_name(app->reader), stream_count(app->reader), stream_offset(app->reader), why);
+}
+
+static void
+apply_data(struct applier *app, const bson_t *op)
+{
+	const char *ns = entry_ns(op);
+	char why[256];
+	bool full;
+
+	if (!ns_match(app->filter, ns)) {
+		app->count.skipped++;
+		return;
+	}
+	if (!batch_add(app->batch, ns, op, &full, why, sizeof(why)))
+		entry_fail(app, "%s: %s", ns, why);
+	if (!full)
+		return;
+	applier_flush(app);
+	if (!batch_add(app->batch, ns, op, &full, why, sizeof(why)) || full)
+		entry_fail(app, "%s: entry does not fit in an empty batch", ns);
+}
+
+static bool
+is_index_insert(const char *ns)
+{
+	size_t length = strlen(ns);
+
+	return length > 15 && strcmp(ns + length - 15, ".system.indexes") == 0;
+}
+
+void
+apply_op(struct applier *app, const bson_t *op, int depth)
+{
+	const char *kind = entry_op(op);
+
+	if (depth > MAX_DEPTH)
+		entry_fail(app, "applyOps nested deeper than %d", MAX_DEPTH);
+	if (strcmp(kind, "n") == 0 || entry_flag(op, "fromMigrate")) {
+		app->count.skipped++;
+	} else if (strcmp(kind, "c") == 0) {
+		applier_flush(app);	/* a command is a barrier */
+		command_apply(app, op, depth);
+	} else if (strcmp(kind, "i") == 0 && is_index_insert(entry_ns(op))) {
+		applier_flush(app);
+		command_index_insert(app, op);
+	} else if (strcmp(kind, "i") == 0 || strcmp(kind, "u") == 0 || strcmp(kind, "d") == 0) {
+		apply_data(app, op);
+	} else if (strcmp(kind, "db") == 0) {
+		app->count.skipped++;	/* old servers declared databases so */
+	} else {
+		entry_fail(app, "unknown op '%s'", kind);
+	}
+}
+
+void
+apply_ops_array(struct applier *app, const bson_t *entry, int depth)
+{
+	bson_iter_t iter, ops;
+	bson_t o;
+
+	if (!entry_object(entry, "o", &o) || !bson_iter_init_find(&iter, &o, "applyOps") ||
+	    !BSON_ITER_HOLDS_ARRAY(&iter) || !bson_iter_recurse(&iter, &ops))
+		entry_fail(app, "applyOps without its array of ops");
+	while (bson_iter_next(&ops)) {
+		const uint8_t *data;
+		uint32_t length;
+		bson_t op;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&ops))
+			entry_fail(app, "applyOps op %s is not a document", bson_iter_key(&ops));
+		bson_iter_document(&ops, &length, &data);
+		if (!bson_init_static(&op, data, length))
+			entry_fail(app, "applyOps op %s is corrupt", bson_iter_key(&ops));
+		apply_op(app, &op, depth);
+	}
+}
+
+/*
+ * Transactions: an applyOps with partialTxn (or prepare) is held; the
+ * next applyOps of the same lsid+txnNumber without them commits it, as
+ * does commitTransaction after a prepare; abortTransaction drops it.
+ */
+static void
+apply_entry(struct applier *app, const bson_t *entry)
+{
+	const char *command = entry_command(entry);
+	bson_t o;
+
+	if (strcmp(command, "applyOps") == 0 && entry_object(entry, "o", &o)) {
+		if (entry_flag(&o, "partialTxn") || entry_flag(&o, "prepare") ||
+		    entry_flag(entry, "partialTxn")) {
+			txn_hold(app->txns, entry, app->done_ts);
+			return;
+		}
+		if (txn_held(app->txns, entry))
+			txn_commit(app->txns, entry, app);
+		apply_ops_array(app, entry, 1);
+	} else if (strcmp(command, "commitTransaction") == 0) {
+		if (txn_held(app->txns, entry))
+			txn_commit(app->txns, entry, app);
+		else
+			app->count.skipped++;
+	} else if (strcmp(command, "abortTransaction") == 0) {
+		txn_discard(app->txns, entry);
+		app->count.skipped++;
+	} else {
+		apply_op(app, entry, 0);
+	}
+}
+
+static void
+progress(const struct applier *app, struct timespec *last)
+{
+	static uint64_t last_entries;
+	double elapsed = seconds_since(last);
+	time_t now = time(NULL);
+	char ts[32];
+
+	if (elapsed < 1.0)
+		return;
+	fprintf(stderr, "oplog-apply: %" PRIu64 " entries, %.0f/s, %" PRIu64 " applied, "
+	    "%" PRIu64 " batches, at %s, lag %lds\n", app->count.entries,
+	    (double)(app->count.entries - last_entries) / elapsed, applied(&app->count),
+	    app->count.batches, ts_format(app->saved_ts, ts, sizeof(ts)),
+	    app->saved_ts.t > 0 ? (long)now - (long)app->saved_ts.t : 0L);
+	last_entries = app->count.entries;
+	clock_gettime(CLOCK_MONOTONIC, last);
+}
+
+static void
+apply_stream(struct applier *app, const struct options *opt, timestamp_t resume_from)
+{
+	struct timespec batch_started = started, last_progress = started;
+	const bson_t *entry;
+	int status;
+
+	for (;;) {
+		bool was_empty = batch_empty(app->batch);
+		timestamp_t ts;
+
+		status = stream_next(app->reader, &entry);
+		if (status == STREAM_END || cli_stop)
+			break;
+		if (status == STREAM_ERROR) {
+			applier_flush(app);
+			stream_die(app->reader);
+		}
+		if (opt->progress)
+			progress(app, &last_progress);
+		if (status == STREAM_AGAIN) {
+			applier_flush(app);	/* input idle: do not sit on work */
+			continue;
+		}
+		app->count.entries++;
+		if (opt->follow && entry_is_trailer(entry))
+			break;
+		ts = entry_ts(entry);
+		if (opt->resume && ts_compare(ts, resume_from) <= 0)
+			app->count.skipped++;
+		else
+			apply_entry(app, entry);
+		if (ts_compare(ts, app->done_ts) > 0)
+			app->done_ts = ts;
+		if (was_empty && !batch_empty(app->batch))
+			clock_gettime(CLOCK_MONOTONIC, &batch_started);
+		if (opt->flush_ms > 0 && !batch_empty(app->batch) &&
+		    seconds_since(&batch_started) * 1000 >= opt->flush_ms)
+			applier_flush(app);
+	}
+	applier_flush(app);
+}
+
+static void
+report(const struct applier *app)
+{
+	const struct counters *c = &app->count;
+	double elapsed = seconds_since(&started);
+	char ts[32];
+
+	fprintf(stderr, "oplog-apply: %" PRIu64 " entries read, %" PRIu64 " applied (i %" PRIu64
+	    ", u %" PRIu64 ", d %" PRIu64 ", c %" PRIu64 ") in %" PRIu64 " batches; skipped %"
+	    PRIu64 ", missing %" PRIu64 ", already done %" PRIu64 ", refused %" PRIu64
+	    ", conflicts %" PRIu64 ", diffs read back %" PRIu64 "; %.1fs, %.0f entries/s; "
+	    "checkpoint %s at %s\n", c->entries, applied(c), c->inserts, c->updates, c->deletes,
+	    c->commands, c->batches, c->skipped, c->missing, c->tolerated, c->refused, c->conflicts,
+	    c->fallbacks, elapsed, elapsed > 0 ? (double)c->entries / elapsed : 0.0, app->name,
+	    ts_format(app->saved_ts, ts, sizeof(ts)));
+}
