@@ -150,14 +150,6 @@ conn_close_pool(mongoc_client_pool_t *pool)
 	closing = false;
 }
 
-void
-conn_close_pool(mongoc_client_pool_t *pool)
-{
-	closing = true;
-	mongoc_client_pool_destroy(pool);
-	closing = false;
-}
-
 mongoc_client_pool_t *
 conn_open_pool(const char *uri_text, const char *tls_ca_file, int max_clients)
 {

@@ -32,9 +32,6 @@ mongoc_client_t *conn_open(const char *uri, const char *tls_ca_file);
  */
 mongoc_client_pool_t *conn_open_pool(const char *uri, const char *tls_ca_file, int max_clients);
 
-/* Destroy a pool (every client pushed back) quietly, as conn_close does. */
-void conn_close_pool(mongoc_client_pool_t *pool);
-
 /*
  * Destroy a client quietly: the driver's warnings while it ends its
  * sessions ("Couldn't send endSessions" on FerretDB, which lacks the
