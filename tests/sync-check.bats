@@ -1,0 +1,198 @@
+#!/usr/bin/env bats
+# sync-check: two real servers compared namespace by namespace, index by
+# index, document by document; and the lag against a checkpoint.
+
+load lib/helpers
+bats_require_minimum_version 1.5.0
+
+# The same documents, with _ids of many types, on both sides of $db.c.
+seed_both() {
+	local docs='{"_id": 1, "a": "int"}
+{"_id": {"$numberLong": "2"}, "a": "long"}
+{"_id": 2.5, "a": "double"}
+{"_id": -1e300, "a": "tiny"}
+{"_id": "A", "a": "upper"}
+{"_id": "a", "a": "lower"}
+{"_id": "ab", "a": "longer"}
+{"_id": {"x": 1}, "a": "doc"}
+{"_id": {"x": 1, "y": 1}, "a": "doc2"}
+{"_id": {"y": 0}, "a": "doc3"}
+{"_id": {"x": "s"}, "a": "doc4"}
+{"_id": {"$oid": "5f0000000000000000000001"}, "a": "oid"}
+{"_id": {"$binary": {"base64": "AAE=", "subType": "00"}}, "a": "bin"}
+{"_id": true, "a": "bool"}
+{"_id": {"$date": "2020-01-01T00:00:00Z"}, "a": "date"}
+{"_id": null, "a": "null"}'
+	for uri in "$SRC_URI" "$DST_URI"; do
+		mongo_cmd "$uri" "$db" '{"create": "c"}' >/dev/null
+		mongo_cmd "$uri" "$db" '{"createIndexes": "c", "indexes": [{"key": {"a": 1, "b": -1}, "name": "a_b", "unique": true}]}' >/dev/null
+		mongo_insert "$uri" "$db.c" <<<"$docs"
+	done
+}
+
+setup() {
+	db=$(unique_db sync)
+}
+
+@test "sync-check exits 0 on equal collections with _ids of mixed types" {
+	seed_both
+	mongo_cmd "$SRC_URI" "$db" '{"insert": "d", "documents": [{"_id": 1}]}'
+	mongo_cmd "$DST_URI" "$db" '{"insert": "d", "documents": [{"_id": 1}]}'
+	run --separate-stderr sync-check --ns "$db.*" "$SRC_URI" "$DST_URI"
+	assert_success
+	assert_output ''
+	[[ $stderr == *"2 namespaces, 17 documents compared, 0 missing, 0 extra, 0 differ"* ]]
+	# No lookup fallback was needed: our _id order is the server's.
+	[[ $stderr != *"order is not ours"* ]]
+}
+
+@test "sync-check finds a missing, an extra and a differing document, a missing collection and a different index" {
+	seed_both
+	mongo_cmd "$DST_URI" "$db" '{"delete": "c", "deletes": [{"q": {"_id": "ab"}, "limit": 1}]}'
+	mongo_cmd "$DST_URI" "$db" '{"insert": "c", "documents": [{"_id": 3, "a": "only on the target"}]}'
+	# Same fields, other order: a difference, as in MongoDB's dbHash.
+	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": 7, "p": 1, "q": 2}]}'
+	mongo_cmd "$DST_URI" "$db" '{"insert": "c", "documents": [{"_id": 7, "q": 2, "p": 1}]}'
+	mongo_cmd "$SRC_URI" "$db" '{"insert": "gone", "documents": [{"_id": 1}]}'
+	mongo_cmd "$SRC_URI" "$db" '{"createIndexes": "c", "indexes": [{"key": {"z": 1}, "name": "z"}]}'
+	mongo_cmd "$DST_URI" "$db" '{"createIndexes": "c", "indexes": [{"key": {"z": -1}, "name": "z"}]}'
+
+	run --separate-stderr sync-check --json --ns "$db.*" "$SRC_URI" "$DST_URI"
+	assert_failure 1
+	[[ $stderr == *"2 namespaces, 16 documents compared, 2 missing, 1 extra, 2 differ"* ]]
+	run jq -c --arg db "$db" '{ns: (.ns | sub("^" + $db; "DB")), _id, kind, index}' <<<"$output"
+	assert_line '{"ns":"DB.c","_id":"ab","kind":"missing","index":null}'
+	assert_line '{"ns":"DB.c","_id":3,"kind":"extra","index":null}'
+	assert_line '{"ns":"DB.c","_id":7,"kind":"differs","index":null}'
+	assert_line '{"ns":"DB.gone","_id":null,"kind":"missing","index":null}'
+	assert_line '{"ns":"DB.c","_id":null,"kind":"differs","index":"z"}'
+	assert_equal "${#lines[@]}" 5
+}
+
+@test "sync-check writes differences as a BSON stream, and --recheck after the fix exits 0" {
+	seed_both
+	mongo_cmd "$DST_URI" "$db" '{"update": "c", "updates": [{"q": {"_id": {"x": 1}}, "u": {"$set": {"a": "changed"}}}]}'
+	mongo_cmd "$DST_URI" "$db" '{"delete": "c", "deletes": [{"q": {"_id": 2.5}, "limit": 1}]}'
+	run sync-check -o "$BATS_TEST_TMPDIR/diffs.bson" --ns "$db.*" "$SRC_URI" "$DST_URI"
+	assert_failure 1
+	run oplog-show "$BATS_TEST_TMPDIR/diffs.bson"
+	assert_success
+	assert_line --partial '"_id" : { "x" : { "$numberInt" : "1" } }, "kind" : "differs"'
+	assert_line --partial '"_id" : { "$numberDouble" : "2.5" }, "kind" : "missing"'
+
+	# Still different: the recheck says so again, and only that.
+	run --separate-stderr sync-check --recheck "$BATS_TEST_TMPDIR/diffs.bson" "$SRC_URI" "$DST_URI"
+	assert_failure 1
+	[[ $stderr == *"2 records rechecked: 1 documents compared, 1 missing, 0 extra, 1 differ"* ]]
+
+	mongo_cmd "$DST_URI" "$db" '{"update": "c", "updates": [{"q": {"_id": {"x": 1}}, "u": {"$set": {"a": "doc"}}}]}'
+	mongo_cmd "$DST_URI" "$db" '{"insert": "c", "documents": [{"_id": 2.5, "a": "double"}]}'
+	run --separate-stderr sync-check --recheck "$BATS_TEST_TMPDIR/diffs.bson" "$SRC_URI" "$DST_URI"
+	assert_success
+	assert_output ''
+	run sync-check --ns "$db.*" "$SRC_URI" "$DST_URI"
+	assert_success
+}
+
+@test "sync-check --recheck reads its own --json output and rechecks a missing collection" {
+	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": "k", "v": 1}]}'
+	run sync-check --json -o "$BATS_TEST_TMPDIR/diffs.json" --ns "$db.*" "$SRC_URI" "$DST_URI"
+	assert_failure 1
+	run cat "$BATS_TEST_TMPDIR/diffs.json"
+	assert_output --partial '"kind" : "missing", "collection" : true'
+	mongo_cmd "$DST_URI" "$db" '{"insert": "c", "documents": [{"_id": "k", "v": 1}]}'
+	run --separate-stderr sync-check --recheck "$BATS_TEST_TMPDIR/diffs.json" --json "$SRC_URI" "$DST_URI"
+	assert_success
+	assert_output ''
+}
+
+@test "sync-check -j 3 finds the same differences as one job" {
+	for c in c1 c2 c3 c4; do
+		mongo_cmd "$SRC_URI" "$db" "{\"insert\": \"$c\", \"documents\": [{\"_id\": 1}, {\"_id\": 2}]}"
+		mongo_cmd "$DST_URI" "$db" "{\"insert\": \"$c\", \"documents\": [{\"_id\": 1}, {\"_id\": 2, \"x\": 1}]}"
+	done
+	run --separate-stderr sync-check --json --ns "$db.*" "$SRC_URI" "$DST_URI"
+	assert_failure 1
+	one=$(sort <<<"$output")
+	run --separate-stderr sync-check -j 3 --json --ns "$db.*" "$SRC_URI" "$DST_URI"
+	assert_failure 1
+	assert_equal "$(sort <<<"$output")" "$one"
+	assert_equal "${#lines[@]}" 4
+}
+
+# Write checkpoint NAME on the target at ts T,I.
+checkpoint() {
+	mongo_cmd "$DST_URI" oplogkit "{\"insert\": \"checkpoints\", \"documents\": [{\"_id\": \"$1\", \"ts\": {\"\$timestamp\": {\"t\": $2, \"i\": $3}}, \"count\": 1}]}" >/dev/null
+}
+
+@test "sync-check --lag-only measures a checkpoint behind and at the source's newest ts" {
+	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": 1}, {"_id": 2}, {"_id": 3}]}'
+	newest=$(oplog-read --now "$SRC_URI")
+	t=${newest%,*} i=${newest#*,}
+	# Three entries (our inserts) come after the ts two inserts back.
+	behind=$(mongo_dump_bson "$SRC_URI" local.oplog.rs | oplog-show | tail -n 3 | head -n 1 |
+		jq -r '.ts["$timestamp"] | "\(.t) \(.i)"')
+	name=$(unique_db behind)
+	checkpoint "$name" $((t - 30)) 0
+	run sync-check --lag-only --name "$name" "$SRC_URI" "$DST_URI"
+	assert_success
+	assert_output --regexp "^lag 30 s, [0-9]+ entries \\(source newest $t,$i, checkpoint $name at $((t - 30)),0\\)$"
+	run sync-check --lag-only --max-lag 10s --name "$name" "$SRC_URI" "$DST_URI"
+	assert_failure 1
+	run sync-check --lag-only --max-lag 30s --name "$name" "$SRC_URI" "$DST_URI"
+	assert_success
+
+	name=$(unique_db near)
+	checkpoint "$name" $behind
+	run sync-check --lag-only --json --name "$name" "$SRC_URI" "$DST_URI"
+	assert_success
+	assert_equal "$(jq -c '[.entries, .source["$timestamp"].t]' <<<"$output")" "[2,$t]"
+
+	name=$(unique_db at)
+	checkpoint "$name" "$t" "$i"
+	run sync-check --lag-only --max-lag 0s --name "$name" "$SRC_URI" "$DST_URI"
+	assert_success
+	assert_output "lag 0 s, 0 entries (source newest $t,$i, checkpoint $name at $t,$i)"
+}
+
+@test "sync-check --lag-only without the checkpoint: unknown, and over any --max-lag" {
+	run sync-check --lag-only --name "$(unique_db none)" "$SRC_URI" "$DST_URI"
+	assert_success
+	assert_output --partial "lag unknown: no checkpoint"
+	run sync-check --lag-only --max-lag 1h --name "$(unique_db none)" "$SRC_URI" "$DST_URI"
+	assert_failure 1
+}
+
+@test "sync-check --watch prints the lag every second until SIGINT, then exits 0" {
+	name=$(unique_db watch)
+	checkpoint "$name" 1 0
+	sync-check --watch --name "$name" "$SRC_URI" "$DST_URI" >"$BATS_TEST_TMPDIR/out" &
+	pid=$!
+	sleep 2.5
+	kill -INT "$pid"
+	wait "$pid"
+	run cat "$BATS_TEST_TMPDIR/out"
+	((${#lines[@]} >= 2))
+	assert_line --index 0 --regexp '^lag [0-9]+ s, [0-9]+ entries'
+}
+
+@test "sync-check takes its URIs from files or the environment, and wants both" {
+	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": 1}]}'
+	echo "$SRC_URI" >"$BATS_TEST_TMPDIR/src"
+	run env OPLOGKIT_TARGET_URI="$DST_URI" sync-check --source-uri-file "$BATS_TEST_TMPDIR/src" --ns "$db.*"
+	assert_failure 1
+	run sync-check "$SRC_URI"
+	assert_failure 2
+	assert_output --partial 'give both SOURCE and TARGET'
+	run sync-check --help
+	assert_success
+	assert_output --partial 'usage: sync-check'
+	run sync-check --jobs 0 "$SRC_URI" "$DST_URI"
+	assert_failure 2
+}
+
+@test "sync-check exits 4 when a server cannot be reached" {
+	run sync-check --retry-for 0 --ns "$db.*" "$SRC_URI" 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300'
+	assert_failure 4
+	assert_output --partial '127.0.0.1:1'
+}
