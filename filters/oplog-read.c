@@ -34,7 +34,8 @@
 #define FIRST_BATCH 1		/* see the top: FerretDB needs a full first batch */
 #define NEXT_BATCH 1000
 #define AWAIT_MS 1000		/* a getMore waits this long: also our stop latency */
-#define DEFAULT_POLL_MS 250
+#define IDLE_FIRST_MS 50	/* polling: first pause when idle, doubling to --poll */
+#define DEFAULT_POLL_MS 1000
 #define DEFAULT_RETRY_FOR_MS (5 * 60 * 1000)
 
 static struct {
@@ -67,6 +68,8 @@ struct session {
 	uint64_t total;		/* data entries in the stream, resumed ones too */
 	uint64_t written, bytes;	/* this run */
 	bool done;		/* --until or --count reached */
+	bool await;		/* the server waits for data (not FerretDB): see server_awaits */
+	long idle_ms;		/* polling: the next pause when idle */
 	struct timespec started, reported;
 	uint64_t reported_written;
 };
@@ -75,6 +78,7 @@ static void usage(void) __attribute__((noreturn));
 static void parse_options(int argc, char **argv);
 static void print_newest(mongoc_client_t *client);
 static void oplog_require(mongoc_client_t *client);
+static bool server_awaits(mongoc_client_t *client);
 static timestamp_t oplog_newest(mongoc_client_t *client);
 static void spool_resume(const char *path, struct spool *spool);
 static void tail(struct session *session);
@@ -117,6 +121,8 @@ main(int argc, char **argv)
 		session.start_name = "--since";
 		session.out_name = opt.output != NULL ? opt.output : "stdout";
 	}
+	session.await = server_awaits(session.client);
+	session.idle_ms = IDLE_FIRST_MS;
 	cli_catch_signals();
 	session.out = stream_create(opt.resume != NULL ? opt.resume : opt.output, level,
 	    opt.resume != NULL);
@@ -159,7 +165,7 @@ usage(void)
 	    "  -o, --output FILE   write to FILE (mode 0600) instead of stdout\n"
 	    "  -z, --zstd[=LEVEL]  compress with zstd (level 1..22, default 3)\n"
 	    "  --retry-for DUR     reconnect for this long before giving up (5m)\n"
-	    "  --poll DUR          pause before reopening an exhausted cursor (250ms)\n"
+	    "  --poll DUR          longest pause between polls of an idle oplog (1s)\n"
 	    "  --progress          one line a second on stderr\n"
 	    "URI defaults to $OPLOGKIT_SOURCE_URI.\n");
 	exit(EXIT_DONE);
@@ -268,6 +274,30 @@ oplog_require(mongoc_client_t *client)
 	bson_strfreev(names);
 	bson_destroy(opts);
 	mongoc_database_destroy(local);
+}
+
+/*
+ * Whether to let the server wait for new entries (awaitData). FerretDB
+ * implements that wait by re-running the whole query every 10 ms, and as
+ * its oplog has no index each run reads the whole oplog: a reader waiting
+ * there keeps a core busy. With FerretDB we poll instead, backing off
+ * from 50 ms to --poll while the oplog is idle.
+ */
+static bool
+server_awaits(mongoc_client_t *client)
+{
+	bson_t *command = BCON_NEW("buildInfo", BCON_INT32(1));
+	bson_error_t error;
+	bson_iter_t iter;
+	bson_t reply;
+	bool ferretdb;
+
+	if (!conn_command(client, "admin", command, &reply, &error))
+		die(EXIT_SERVER, "%s: buildInfo: %s", conn_masked(client), error.message);
+	ferretdb = bson_iter_init_find(&iter, &reply, "ferretdbVersion");
+	bson_destroy(&reply);
+	bson_destroy(command);
+	return !ferretdb;
 }
 
 /* The newest ts in the oplog, 0,0 when it is empty. */
@@ -627,6 +657,35 @@ reply_cursor_id(const bson_t *reply)
 }
 
 /*
+ * The oldest entry's ts; false with error set, code 26 when the oplog is
+ * empty. Not conn_oldest_ts: its sort makes FerretDB read the whole
+ * oplog, while a plain find of a capped collection is in natural order
+ * already on every server and stops after one entry.
+ */
+static bool
+oplog_oldest(mongoc_client_t *client, timestamp_t *oldest, bson_error_t *error)
+{
+	mongoc_collection_t *oplog = mongoc_client_get_collection(client, "local", "oplog.rs");
+	bson_t filter = BSON_INITIALIZER;
+	bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "ts", BCON_INT32(1), "}");
+	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(oplog, &filter, opts, NULL);
+	const bson_t *doc;
+	bool found = false;
+
+	if (mongoc_cursor_next(cursor, &doc)) {
+		*oldest = entry_ts(doc);
+		found = true;
+	} else if (!mongoc_cursor_error(cursor, error)) {
+		bson_set_error(error, MONGOC_ERROR_QUERY, 26, "local.oplog.rs is empty");
+	}
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(opts);
+	bson_destroy(&filter);
+	mongoc_collection_destroy(oplog);
+	return found;
+}
+
+/*
  * Whether the oplog still reaches back to s->last. Asked after the find
  * answered: if the oldest entry is not after s->last then, the entries
  * the find saw followed s->last directly, with no gap.
@@ -639,7 +698,7 @@ history_check(struct session *s, bson_error_t *error)
 
 	if (s->last.t == 0 && s->last.i == 0)
 		return true;	/* from the beginning: nothing to lose */
-	if (!conn_oldest_ts(s->client, &oldest.t, &oldest.i, error))
+	if (!oplog_oldest(s->client, &oldest, error))
 		return error->domain == MONGOC_ERROR_QUERY && error->code == 26;	/* empty */
 	if (ts_compare(oldest, s->last) <= 0)
 		return true;
@@ -667,8 +726,9 @@ cursor_find(struct session *s, struct cursor *cursor, bson_error_t *error)
 	mongoc_server_description_destroy(server);
 	command = BCON_NEW("find", BCON_UTF8("oplog.rs"),
 	    "filter", "{", "ts", "{", "$gt", BCON_TIMESTAMP(s->last.t, s->last.i), "}", "}",
-	    "tailable", BCON_BOOL(true), "awaitData", BCON_BOOL(true),
-	    "batchSize", BCON_INT32(FIRST_BATCH));
+	    "tailable", BCON_BOOL(true), "batchSize", BCON_INT32(FIRST_BATCH));
+	if (s->await)
+		BSON_APPEND_BOOL(command, "awaitData", true);
 	ok = mongoc_client_command_simple_with_server_id(s->client, "local", command, NULL,
 	    cursor->server_id, &reply, error);
 	bson_destroy(command);
@@ -688,7 +748,9 @@ cursor_more(struct session *s, struct cursor *cursor, bson_error_t *error)
 	bool ok;
 
 	command = BCON_NEW("getMore", BCON_INT64(cursor->id), "collection", BCON_UTF8("oplog.rs"),
-	    "batchSize", BCON_INT32(NEXT_BATCH), "maxTimeMS", BCON_INT32(AWAIT_MS));
+	    "batchSize", BCON_INT32(NEXT_BATCH));
+	if (s->await)
+		BSON_APPEND_INT32(command, "maxTimeMS", AWAIT_MS);
 	ok = mongoc_client_command_simple_with_server_id(s->client, "local", command, NULL,
 	    cursor->server_id, &reply, error);
 	bson_destroy(command);
@@ -716,6 +778,23 @@ cursor_kill(struct session *s, struct cursor *cursor)
 	cursor->id = 0;
 }
 
+static void
+sleep_ms(long ms)
+{
+	struct timespec pause = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&pause, NULL);	/* a signal cuts it short: fine */
+}
+
+/* Nothing new: pause before asking again, longer the longer it stays idle. */
+static void
+idle_pause(struct session *s)
+{
+	sleep_ms(s->idle_ms);
+	s->idle_ms = s->idle_ms * 2 > opt.poll_ms ? opt.poll_ms : s->idle_ms * 2;
+	progress_report(s, false);
+}
+
 /* Whether --until lies in the past of an idle oplog (see the man page). */
 static bool
 until_passed(const struct session *s)
@@ -739,19 +818,16 @@ cursor_run(struct session *s, struct cursor *cursor, retry_policy *policy, bson_
 		if (!cursor_more(s, cursor, error))
 			return CURSOR_MORE_FAILED;
 		retry_init(policy, opt.retry_for_ms);
-		if (s->written == before && until_passed(s))
+		if (s->written > before) {
+			s->idle_ms = IDLE_FIRST_MS;
+		} else if (until_passed(s)) {
 			s->done = true;
+		} else if (!s->await && cursor->id != 0) {
+			idle_pause(s);
+		}
 		progress_report(s, false);
 	}
 	return CURSOR_CLOSED;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec pause = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&pause, NULL);	/* a signal cuts it short: fine */
 }
 
 /* Exit 4: the spool is left whole (zstd frame closed, no trailer) for --resume. */
@@ -783,11 +859,12 @@ tail(struct session *s)
 
 		if (end == CURSOR_CLOSED) {
 			lost_cursors = 0;
-			if (cursor.entries == 0 && !s->done && !cli_stop) {
+			if (cursor.entries > 0)
+				s->idle_ms = IDLE_FIRST_MS;
+			else if (!s->done && !cli_stop) {
 				if (until_passed(s))
 					break;
-				sleep_ms(opt.poll_ms);
-				progress_report(s, false);
+				idle_pause(s);
 			}
 			continue;
 		}

@@ -174,10 +174,13 @@ trailer() { oplog-show "$1" | jq -c 'select(.o.msg == "oplogkit end") | .o'; }
 	load=$!
 	oplog-read --since "$since" -o "$spool" "$SRC_URI" &
 	reader=$!
-	sleep 1
+	for _ in {1..50}; do
+		(($(ts_list <"$spool" 2>/dev/null | wc -l) >= 100)) && break
+		sleep 0.1
+	done
 	kill -KILL "$reader"
 	wait "$reader" || true
-	sleep 0.5
+	kill -0 "$load"	# the crash came while the writes went on
 	oplog-read --resume "$spool" "$SRC_URI" 2>"$BATS_TEST_TMPDIR/err" &
 	reader=$!
 	wait "$load"
