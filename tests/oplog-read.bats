@@ -4,6 +4,7 @@
 # refuses to paper over lost history.
 
 load lib/helpers
+bats_require_minimum_version 1.5.0
 
 # "T,I" of every data entry (markers left out) of the stream on stdin.
 ts_list() {
@@ -74,6 +75,21 @@ trailer() { oplog-show "$1" | jq -c 'select(.o.msg == "oplogkit end") | .o'; }
 	run oplog-read --now "$SRC_URI"
 	assert_success
 	assert_output "$(oplog_after 0,0 | tail -n 1)"
+	# The URI may come from the environment or a file instead, out of ps(1).
+	newest=$output
+	OPLOGKIT_SOURCE_URI=$SRC_URI run oplog-read --now
+	assert_output "$newest"
+	echo "$SRC_URI" >"$BATS_TEST_TMPDIR/uri"
+	run oplog-read --now --uri-file "$BATS_TEST_TMPDIR/uri"
+	assert_output "$newest"
+}
+
+@test "oplog-read --progress reports entries, bytes, rate and lag on stderr only" {
+	insert "$(unique_db progress)" '{"_id": 1}'
+	run --separate-stderr oplog-read --since 0 --count 3 --progress -o "$BATS_TEST_TMPDIR/spool.bson" "$SRC_URI"
+	assert_success
+	assert_output ""
+	[[ $stderr =~ oplog-read:\ 3\ entries,\ 0\.[0-9]\ MB,\ [0-9]+\ entries/s,\ lag\ [0-9]+s,\ last\ [0-9]+,[0-9]+ ]]
 }
 
 @test "oplog-read writes an insert, an update and a delete on the source, with header and trailer" {
