@@ -1,0 +1,175 @@
+#!/usr/bin/env bats
+# entry-switch: the cutover against real servers. FerretDB has neither
+# setUserWriteBlockMode nor fsyncLock, so the fence here is a command that
+# creates a fence file (and logs that it ran); the checkpoint is written
+# by hand where the applier would write it.
+
+load lib/helpers
+bats_require_minimum_version 1.5.0
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+	name=$(unique_db cutover)
+	printf 'mongodb://old-cluster/\n' >entry
+	chmod 640 entry
+	fence_cmd='touch fence; echo up >>fence.log'
+	unfence_cmd='rm fence; echo down >>fence.log'
+}
+
+# Write the checkpoint on the target at T,I (default: the source's newest ts).
+checkpoint_at() {
+	local ts=${1:-$(oplog-read --now "$SRC_URI")}
+	mongo_cmd "$DST_URI" oplogkit "{\"insert\": \"checkpoints\", \"documents\": [{\"_id\": \"$name\", \"ts\": {\"\$timestamp\": {\"t\": ${ts%,*}, \"i\": ${ts#*,}}}, \"count\": 1}]}" >/dev/null
+}
+
+# The entry file as it was: content, mode.
+assert_entry_unchanged() {
+	assert_equal "$(cat entry)" 'mongodb://old-cluster/'
+	assert_equal "$(stat -c %a entry)" 640
+}
+
+switch() {
+	run --separate-stderr entry-switch --source "$SRC_URI" --target "$DST_URI" --name "$name" \
+		--entry-file entry --entry-value 'mongodb://new-cluster/' "$@"
+}
+
+@test "entry-switch gives up when the lag gate is not met, and changes nothing" {
+	mongo_cmd "$SRC_URI" "$(unique_db lagging)" '{"insert": "c", "documents": [{"_id": 1}]}'
+	newest=$(oplog-read --now "$SRC_URI")
+	checkpoint_at "$((${newest%,*} - 3600)),0"
+	switch --lag 1s --timeout 1s --fence-cmd "$fence_cmd" --unfence-cmd "$unfence_cmd"
+	assert_failure 1
+	assert_line --regexp '^result +not switched: lag 3600 s still over 1000 ms after 1000 ms; nothing changed$'
+	assert_entry_unchanged
+	assert_file_not_exist fence.log
+}
+
+@test "entry-switch refuses without a fence on a server that has none" {
+	checkpoint_at
+	switch
+	assert_failure 1
+	assert_line --partial 'not switched: refused: the source has no write blocking or fsyncLock and no --fence-cmd'
+	assert_entry_unchanged
+	# Asking for a server fence by name fails the same way.
+	switch --fence write-block
+	assert_failure 1
+	assert_line --partial 'refused: the source has no write-block'
+	assert_entry_unchanged
+}
+
+@test "entry-switch with a fence command switches the entry file, keeps its mode, reports the window" {
+	checkpoint_at
+	# The switch happens inside the fence: the switch command sees the fence file.
+	switch --fence-cmd "$fence_cmd" --unfence-cmd "$unfence_cmd" \
+		--switch-cmd 'test -e fence && echo "$OPLOGKIT_SWITCH_TS" >switch-ts'
+	assert_success
+	assert_equal "$(cat entry)" 'mongodb://new-cluster/'
+	assert_equal "$(stat -c %a entry)" 640
+	assert_file_not_exist fence
+	assert_equal "$(cat fence.log | tr '\n' ' ')" 'up down '
+	# No temporary file is left beside the entry.
+	assert_equal "$(ls -A | grep -c entry-switch)" 0
+	for step in lag fence drain switch unfence; do
+		assert_line --regexp "^$step +[0-9-]+T[0-9:.]+Z  \\+[0-9]+ ms  "
+	done
+	assert_line --regexp '^window +[0-9]+ ms$'
+	assert_line --regexp '^result +switched$'
+	# The switch ts is the target's newest oplog ts, handed to the command too.
+	switch_ts=$(sed -n 's/^switch-ts *//p' <<<"$output")
+	[[ $switch_ts =~ ^[0-9]+,[0-9]+$ ]]
+	assert_equal "$(cat switch-ts)" "$switch_ts"
+	# Nothing wrote to the target since: its newest ts is still the switch ts.
+	assert_equal "$(oplog-read --now "$DST_URI")" "$switch_ts"
+}
+
+@test "entry-switch replaces a symlink entry atomically" {
+	checkpoint_at
+	ln -s old.conf current
+	run --separate-stderr entry-switch --source "$SRC_URI" --target "$DST_URI" --name "$name" \
+		--fence-cmd "$fence_cmd" --unfence-cmd "$unfence_cmd" --entry-link current --entry-target new.conf
+	assert_success
+	assert_equal "$(readlink current)" new.conf
+	assert_line --regexp '^switch .*  link current$'
+}
+
+@test "entry-switch lifts the fence and puts the entry back when the switch command fails" {
+	checkpoint_at
+	ln -s old.conf current
+	switch --fence-cmd "$fence_cmd" --unfence-cmd "$unfence_cmd" --entry-link current \
+		--entry-target new.conf --switch-cmd 'exit 3'
+	assert_failure 1
+	assert_line --regexp '^result +not switched: --switch-cmd failed \(status 3\); fence lifted, entry unchanged$'
+	assert_file_not_exist fence
+	assert_equal "$(cat fence.log | tr '\n' ' ')" 'up down '
+	assert_entry_unchanged
+	assert_equal "$(readlink current)" old.conf
+	assert_line --regexp '^window +[0-9]+ ms$'
+}
+
+@test "entry-switch drains to the source's newest ts read after the fence is up" {
+	checkpoint_at
+	# A write that lands while the fence goes up: the checkpoint is now behind it.
+	db=$(unique_db drain)
+	fence_and_write="$fence_cmd; '$MONGO_CMD' '$SRC_URI' $db '{\"insert\": \"c\", \"documents\": [{\"_id\": 1}]}' >/dev/null"
+	switch --drain-timeout 1s --fence-cmd "$fence_and_write" --unfence-cmd "$unfence_cmd"
+	assert_failure 1
+	assert_line --regexp '^result +not switched: the checkpoint did not reach [0-9]+,[0-9]+ within 1000 ms; fence lifted, entry unchanged$'
+	assert_entry_unchanged
+	assert_file_not_exist fence
+
+	# Once the applier's checkpoint has it, the same cutover goes through.
+	name=$(unique_db drained)
+	checkpoint_at
+	switch --drain-timeout 1s --fence-cmd "$fence_cmd" --unfence-cmd "$unfence_cmd"
+	assert_success
+	assert_equal "$(cat entry)" 'mongodb://new-cluster/'
+}
+
+@test "entry-switch lifts the fence on SIGTERM during the drain" {
+	checkpoint_at
+	db=$(unique_db term)
+	# The log line comes after the write: then we are in the drain.
+	fence_and_write="touch fence; '$MONGO_CMD' '$SRC_URI' $db '{\"insert\": \"c\", \"documents\": [{\"_id\": 1}]}' >/dev/null; echo up >>fence.log"
+	entry-switch --source "$SRC_URI" --target "$DST_URI" --name "$name" --drain-timeout 1m \
+		--fence-cmd "$fence_and_write" --unfence-cmd "$unfence_cmd" \
+		--entry-file entry --entry-value new >out 2>&1 &
+	pid=$!
+	for _ in {1..50}; do [[ -e fence.log ]] && break; sleep 0.1; done
+	sleep 0.3
+	assert_file_exist fence
+	kill -TERM "$pid"
+	status=0
+	wait "$pid" || status=$?
+	assert_equal "$status" 1
+	assert_file_not_exist fence
+	assert_entry_unchanged
+	run cat out
+	assert_line --partial 'not switched: interrupted during the drain; fence lifted, entry unchanged'
+}
+
+@test "entry-switch --keep-fenced leaves the fence up after the switch" {
+	checkpoint_at
+	switch --keep-fenced --fence-cmd "$fence_cmd"
+	assert_success
+	assert_file_exist fence
+	assert_line --regexp '^window +open: the fence is up$'
+	assert_line --regexp '^result +switched; fence kept up \(--keep-fenced\)$'
+}
+
+@test "entry-switch checks its command line before touching anything" {
+	run entry-switch --source "$SRC_URI" --target "$DST_URI"
+	assert_failure 2
+	assert_output --partial 'nothing to switch'
+	run entry-switch --source "$SRC_URI" --target "$DST_URI" --entry-file entry --entry-value x --fence-cmd true
+	assert_failure 2
+	assert_output --partial 'needs --unfence-cmd'
+	run entry-switch --source "$SRC_URI" --target "$DST_URI" --entry-file missing --entry-value x --no-fence
+	assert_failure 2
+	assert_output --partial 'missing: No such file'
+	run entry-switch --source "$SRC_URI" --target "$DST_URI" --entry-link entry --entry-target x --no-fence
+	assert_failure 2
+	assert_output --partial 'not a symbolic link'
+	run entry-switch --help
+	assert_success
+	assert_output --partial 'usage: entry-switch'
+}
