@@ -132,6 +132,7 @@ main(int argc, char **argv)
 
 	die_init(argv[0]);
 	selection = ns_filter_new();
+	ns_filter_use_defaults(selection);
 	parse_options(argc, argv);
 	uri = conn_uri_resolve(optind < argc ? argv[optind] : NULL, opt.uri_file,
 	    "OPLOGKIT_SOURCE_URI");

@@ -1,0 +1,169 @@
+#!/usr/bin/env bats
+# snap-import: snapshot streams, snap-export directories and mongodump
+# directories into a server; refuses to call an incomplete snapshot done.
+
+load lib/helpers
+
+DUMPS=$FIXTURES/mongo-tools/mongorestore/testdata
+BSON=$FIXTURES/mongo-tools/bsondump/testdata
+
+setup_file() {
+	# The interop test needs mongodump: build MongoDB's tools once into the cache.
+	PEERS=$("$ROOT/scripts/build-peers.sh")
+	export PEERS
+}
+
+# Every index of NS as {name, key, unique, expireAfterSeconds}, sorted, one line.
+indexes() {
+	mongo_cmd "$1" "${2%%.*}" "{\"listIndexes\": \"${2#*.}\"}" |
+		jq -c '.cursor.firstBatch | map({name, key, unique, expireAfterSeconds}) | sort_by(.name)'
+}
+
+# A snapshot of DB.c (N documents, an index) into FILE.
+snapshot() {
+	local db=$1 n=$2 file=$3
+	seq 1 "$n" | awk '{printf "{\"_id\": %d, \"s\": \"value %d\"}\n", $1, $1}' |
+		mongo_insert "$SRC_URI" "$db.c"
+	mongo_cmd "$SRC_URI" "$db" '{"createIndexes": "c", "indexes": [{"key": {"s": 1}, "name": "s_1"}]}' >/dev/null
+	snap-export --ns "$db.*" -o "$file" "$SRC_URI"
+}
+
+# The byte offsets where the frames of a stream begin, and its size.
+frame_offsets() {
+	python3 -c '
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+at = 0
+while at < len(data):
+    print(at)
+    at += struct.unpack("<i", data[at:at + 4])[0]
+print(len(data))' "$1"
+}
+
+@test "snap-import --help prints usage on stdout and exits 0" {
+	run snap-import --help
+	assert_success
+	assert_output --partial 'usage: snap-import'
+	run snap-import --jobs 0 "$DST_URI"
+	assert_failure 2
+	run snap-import --into nodot /dev/null "$DST_URI"
+	assert_failure 2
+}
+
+@test "a snapshot cut anywhere: exit 3 with a clear error, what came before stays" {
+	db=$(unique_db cut)
+	snapshot "$db" 40 "$BATS_TEST_TMPDIR/snap.bson"
+	size=$(stat -c %s "$BATS_TEST_TMPDIR/snap.bson")
+	offsets=($(frame_offsets "$BATS_TEST_TMPDIR/snap.bson"))
+	header_end=${offsets[1]}
+	trailer_start=${offsets[-2]}
+	# Inside a frame: the stream reader names the entry and byte offset.
+	for cut in 3 $((header_end + 7)) $((size / 2)) $((size - 1)); do
+		run bash -c "head -c $cut '$BATS_TEST_TMPDIR/snap.bson' | snap-import --drop '$DST_URI'"
+		assert_failure 3
+		assert_output --regexp "snap-import: stdin: entry [0-9]+ at byte [0-9]+: truncated"
+	done
+	# On a frame boundary the stream is valid but has no trailer.
+	for cut in "$header_end" "$trailer_start"; do
+		run bash -c "head -c $cut '$BATS_TEST_TMPDIR/snap.bson' | snap-import --drop '$DST_URI'"
+		assert_failure 3
+		assert_output 'snap-import: stdin: incomplete snapshot: no trailer'
+	done
+	# Everything but the trailer arrived: the documents are in.
+	diff <(mongo_dump "$SRC_URI" "$db.c") <(mongo_dump "$DST_URI" "$db.c")
+}
+
+@test "corrupt BSON input: exit 3 and a message naming the offset, never a crash" {
+	for f in bad_cstring bad_type broken_array partial_file random_bytes invalid_field_name; do
+		run snap-import "$BSON/$f.bson" "$DST_URI"
+		assert_failure 3
+		assert_output --regexp "snap-import: .*$f.bson: entry [0-9]+ at byte [0-9]+: "
+	done
+}
+
+@test "an oplog is not a snapshot: exit 3, pointing at oplog-apply" {
+	run snap-import --ns 'nothing.*' "$DUMPS/oplog_partial_skips/oplog.bson" "$DST_URI"
+	assert_failure 3
+	assert_output --regexp "entry [0-9]+ at byte [0-9]+: op 'd' is not a snapshot entry .*oplog-apply"
+}
+
+@test "a rerun converges; --drop replaces what the target held" {
+	db=$(unique_db rerun)
+	snapshot "$db" 100 "$BATS_TEST_TMPDIR/snap.bson"
+	snap-import "$BATS_TEST_TMPDIR/snap.bson" "$DST_URI"
+	mongo_cmd "$DST_URI" "$db" '{"update": "c", "updates": [{"q": {"_id": 5}, "u": {"$set": {"s": "changed"}}}]}'
+	echo '{"_id": "extra"}' | mongo_insert "$DST_URI" "$db.c"
+	# Without --drop: the snapshot's documents win, others are left alone.
+	run snap-import "$BATS_TEST_TMPDIR/snap.bson" "$DST_URI"
+	assert_success
+	diff <(mongo_dump "$SRC_URI" "$db.c"; echo '{ "_id" : "extra" }') <(mongo_dump "$DST_URI" "$db.c")
+	run snap-import --drop "$BATS_TEST_TMPDIR/snap.bson" "$DST_URI"
+	assert_success
+	diff <(mongo_dump "$SRC_URI" "$db.c") <(mongo_dump "$DST_URI" "$db.c")
+	assert_equal "$(indexes "$DST_URI" "$db.c")" "$(indexes "$SRC_URI" "$db.c")"
+}
+
+@test "snap-import --ns and --rename pick and move collections" {
+	db=$(unique_db rename)
+	other=$(unique_db renamed)
+	echo '{"_id": 1, "in": "a"}' | mongo_insert "$SRC_URI" "$db.a"
+	echo '{"_id": 1, "in": "b"}' | mongo_insert "$SRC_URI" "$db.b"
+	snap-export --ns "$db.*" "$SRC_URI" >"$BATS_TEST_TMPDIR/snap.bson"
+	run snap-import --ns "$db.a" --rename "$db.*=$other.*" "$BATS_TEST_TMPDIR/snap.bson" "$DST_URI"
+	assert_success
+	diff <(mongo_dump "$SRC_URI" "$db.a") <(mongo_dump "$DST_URI" "$other.a")
+	assert_equal "$(mongo_dump "$DST_URI" "$other.b")" ""
+	assert_equal "$(mongo_dump "$DST_URI" "$db.a")" ""
+}
+
+@test "mongodump directories from the fixtures import the documents and indexes they hold" {
+	db=$(unique_db dumps)
+	run snap-import --progress --rename "db1.*=$db.*" --rename "test.*=$db.*" \
+		--rename "mongodump_test_db.*=$db.*" "$DUMPS/oplogdump" "$DST_URI"
+	assert_success
+	assert_output --partial 'oplog.bson: not imported: replay it with oplog-apply'
+	assert_output --regexp "snap-import: $db.c1: 5 documents"
+	diff <(oplog-show "$DUMPS/oplogdump/db1/c1.bson" | sort) <(mongo_dump "$DST_URI" "$db.c1" | sort)
+	# admin.* is left out by default, like every other program's default.
+	refute_output --partial 'admin.system.version'
+
+	# This dump holds two documents with one key of a unique index (its
+	# oplog deletes one): the data goes in, the index waits for the replay.
+	run snap-import --rename "test.*=$db.*" "$DUMPS/duplicate_index_key_with_oplog" "$DST_URI"
+	assert_success
+	assert_output --partial "$db.foo: unique index a_1 not built: the snapshot holds duplicate keys"
+	diff <(oplog-show "$DUMPS/duplicate_index_key_with_oplog/test/foo.bson" | sort) \
+		<(mongo_dump "$DST_URI" "$db.foo" | sort)
+	assert_equal "$(indexes "$DST_URI" "$db.foo")" \
+		'[{"name":"_id_","key":{"_id":1},"unique":null,"expireAfterSeconds":null}]'
+}
+
+@test "a snap-export directory with a part missing is an incomplete snapshot: exit 3" {
+	db=$(unique_db missing)
+	seq 1 600 | awk '{printf "{\"_id\": %d}\n", $1}' | mongo_insert "$SRC_URI" "$db.c"
+	snap-export --chunk-docs 200 --ns "$db.*" -o "$BATS_TEST_TMPDIR/dir/" "$SRC_URI"
+	rm "$(ls "$BATS_TEST_TMPDIR"/dir/*.bson | tail -1)"
+	run snap-import "$BATS_TEST_TMPDIR/dir" "$DST_URI"
+	assert_failure 3
+	assert_output --partial 'incomplete snapshot: a part is missing (rerun snap-export -o'
+}
+
+@test "snap-import --into loads a plain BSON file of documents" {
+	db=$(unique_db into)
+	run snap-import --into "$db.sample" "$BSON/sample.bson" "$DST_URI"
+	assert_success
+	diff <(oplog-show "$BSON/sample.bson" | sort) <(mongo_dump "$DST_URI" "$db.sample" | sort)
+}
+
+@test "a live mongodump of the source imports identically" {
+	db=$(unique_db mongodump)
+	seq 1 200 | awk '{printf "{\"_id\": %d, \"k\": \"k%d\", \"d\": {\"x\": [%d, {\"y\": 1}]}}\n", $1, $1, $1}' |
+		mongo_insert "$SRC_URI" "$db.c"
+	mongo_cmd "$SRC_URI" "$db" '{"createIndexes": "c", "indexes": [{"key": {"k": 1}, "name": "k_1", "unique": true}]}' >/dev/null
+	run "$PEERS/mongodump" --quiet --uri "$SRC_URI" --db "$db" --out "$BATS_TEST_TMPDIR/dump"
+	assert_success
+	run snap-import "$BATS_TEST_TMPDIR/dump" "$DST_URI"
+	assert_success
+	diff <(mongo_dump "$SRC_URI" "$db.c") <(mongo_dump "$DST_URI" "$db.c")
+	assert_equal "$(indexes "$DST_URI" "$db.c")" "$(indexes "$SRC_URI" "$db.c")"
+}
