@@ -16,6 +16,13 @@ setup() {
 	unfence_cmd='rm fence; echo down >>fence.log'
 }
 
+# A failed test must not leave the live pipeline running.
+teardown() {
+	for pid in ${reader:-} ${applier:-}; do
+		kill "$pid" 2>/dev/null || true
+	done
+}
+
 # Write the checkpoint on the target at T,I (default: the source's newest ts).
 checkpoint_at() {
 	local ts=${1:-$(oplog-read --now "$SRC_URI")}
@@ -172,4 +179,34 @@ switch() {
 	run entry-switch --help
 	assert_success
 	assert_output --partial 'usage: entry-switch'
+}
+
+@test "entry-switch cuts over a live oplog-read | oplog-apply migration, and sync-check agrees" {
+	db=$(unique_db live)
+	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": 0, "v": "before"}]}' >/dev/null
+	mongo_cmd "$DST_URI" "$db" '{"insert": "c", "documents": [{"_id": 0, "v": "before"}]}' >/dev/null
+	start=$(oplog-read --now "$SRC_URI")
+	oplog-read --since "$start" -o spool.bson "$SRC_URI" 2>read.err 3>&- &
+	reader=$!
+	oplog-apply --follow --name "$name" --ns "$db.*" spool.bson "$DST_URI" >apply.out 2>&1 3>&- &
+	applier=$!
+	for k in 1 2 3 4 5; do
+		mongo_cmd "$SRC_URI" "$db" "{\"insert\": \"c\", \"documents\": [{\"_id\": $k, \"v\": \"live\"}]}" >/dev/null
+	done
+	# The fence command writes once more as it goes up, like an application's
+	# last write in flight: the drain must wait for it.
+	last_write="'$MONGO_CMD' '$SRC_URI' $db '{\"update\": \"c\", \"updates\": [{\"q\": {\"_id\": 0}, \"u\": {\"\$set\": {\"v\": \"last\"}}}]}' >/dev/null"
+	switch --lag 1s --timeout 20s --drain-timeout 10s \
+		--fence-cmd "touch fence; $last_write" --unfence-cmd "$unfence_cmd"
+	kill -TERM "$reader"
+	wait "$reader"
+	wait "$applier"
+	assert_success
+	assert_line --regexp '^result +switched$'
+	assert_line --regexp '^window +[0-9]+ ms$'
+	assert_equal "$(cat entry)" 'mongodb://new-cluster/'
+	run sync-check --ns "$db.*" "$SRC_URI" "$DST_URI"
+	assert_success
+	assert_equal "$(mongo_dump "$DST_URI" "$db.c" | head -n 1)" \
+		'{ "_id" : { "$numberInt" : "0" }, "v" : "last" }'
 }
