@@ -188,6 +188,7 @@ switch() {
 	start=$(oplog-read --now "$SRC_URI")
 	oplog-read --since "$start" -o spool.bson "$SRC_URI" 2>read.err 3>&- &
 	reader=$!
+	for _ in {1..50}; do [[ -s spool.bson ]] && break; sleep 0.1; done
 	oplog-apply --follow --name "$name" --ns "$db.*" spool.bson "$DST_URI" >apply.out 2>&1 3>&- &
 	applier=$!
 	for k in 1 2 3 4 5; do
