@@ -4,7 +4,9 @@
 # refuses to paper over lost history.
 
 load lib/helpers
-bats_require_minimum_version 1.5.0
+bats_require_minimum_version 1.7.0
+# A reader that waits for entries that never come must fail, not hang.
+BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
 
 # "T,I" of every data entry (markers left out) of the stream on stdin.
 ts_list() {
@@ -85,7 +87,7 @@ trailer() { oplog-show "$1" | jq -c 'select(.o.msg == "oplogkit end") | .o'; }
 }
 
 @test "oplog-read --progress reports entries, bytes, rate and lag on stderr only" {
-	insert "$(unique_db progress)" '{"_id": 1}'
+	insert "$(unique_db progress)" '{"_id": 1}, {"_id": 2}, {"_id": 3}'
 	run --separate-stderr oplog-read --since 0 --count 3 --progress -o "$BATS_TEST_TMPDIR/spool.bson" "$SRC_URI"
 	assert_success
 	assert_output ""
@@ -131,6 +133,7 @@ trailer() { oplog-show "$1" | jq -c 'select(.o.msg == "oplogkit end") | .o'; }
 }
 
 @test "oplog-read --count N stops after N entries with a trailer" {
+	insert "$(unique_db count)" '{"_id": 1}, {"_id": 2}'
 	oplog-read --since 0 --count 2 -o "$BATS_TEST_TMPDIR/spool.bson" "$SRC_URI"
 	run ts_list <"$BATS_TEST_TMPDIR/spool.bson"
 	assert_output "$(oplog_after 0,0 | head -n 2)"
