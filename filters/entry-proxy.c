@@ -1,0 +1,681 @@
+/*
+ * entry-proxy - an entry address that never changes: a MongoDB wire
+ * protocol proxy that can hold the applications' requests (a write fence
+ * for any server) and move them to another server without a restart.
+ *
+ * Each client connection is a session with at most one upstream
+ * connection, opened when its first request is forwarded. Bytes pass
+ * through two bounded buffers, one each way; a side is read only while
+ * its buffer has room, so a slow peer slows its partner, never our
+ * memory. Message boundaries come from the int32 length in each header,
+ * and a request is forwarded only when the one before it is written, so
+ * the proxy always knows which requests a server has seen (in flight:
+ * no reply yet) and which it has not (held).
+ *
+ * pause holds every request not yet forwarded; replies still flow, and
+ * its answer waits until no request is in flight, so once it answers no
+ * write through the proxy can still reach the server. switch moves each
+ * session at its next boundary with nothing in flight: the old upstream
+ * connection is closed and the next request, never seen by any server,
+ * goes to a new connection to the new upstream. No request is replayed.
+ * Sessions that cannot move are closed between messages instead: an
+ * authenticated one (its credentials were for the old connection) and
+ * one receiving an exhaust stream. After a switch a getMore or
+ * killCursors naming a cursor the new server did not open through us is
+ * answered by the proxy (CursorNotFound): ids are short and sequential on
+ * FerretDB, so the same id may well be another client's cursor there.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "die.h"
+#include "proxy/proxy.h"
+
+#define EVENTS_MAX 256
+#define CONTROL_LINE_MAX 512
+#define STOP_GRACE_MS 5000	/* SIGTERM: how long in-flight replies may take */
+
+static struct {
+	const char *listen, *upstream, *control;
+	long pause_timeout_ms;
+	bool verbose;
+} opt = { .pause_timeout_ms = 10000 };
+
+/* A control connection: one command a line, one JSON line back. */
+struct control {
+	struct endpoint endpoint;
+	char line[CONTROL_LINE_MAX];
+	size_t length;
+	bool pause_waiting;	/* its pause is answered once nothing is in flight */
+	struct timespec pause_started, pause_deadline;
+	bool dead;
+	struct control *next;
+};
+
+struct proxy px;
+static struct control *controls;
+static char listening[INET6_ADDRSTRLEN + 16];	/* the bound address, port 0 resolved */
+
+static void usage(void) __attribute__((noreturn));
+static void parse_options(int argc, char **argv);
+static void setup(void);
+static void run(void);
+
+int
+main(int argc, char **argv)
+{
+	die_init(argv[0]);
+	px.buffer = 256 * 1024;
+	parse_options(argc, argv);
+	px.verbose = opt.verbose;
+	setup();
+	run();
+	if (unlink(opt.control) != 0 && errno != ENOENT)
+		warnmsg("%s: %s", opt.control, strerror(errno));
+	return EXIT_DONE;
+}
+
+static void
+usage(void)
+{
+	printf("usage: entry-proxy --listen HOST:PORT --upstream HOST:PORT --control PATH\n"
+	    "                   [--buffer BYTES] [--pause-timeout DUR] [-v]\n"
+	    "       entry-proxy --control PATH COMMAND [ARGUMENT]\n"
+	    "A MongoDB wire-protocol proxy: the applications' fixed entry address. Over\n"
+	    "the control socket PATH, one command a line, one JSON line back:\n"
+	    "  pause [DUR]        hold new requests; answers once none is in flight\n"
+	    "  switch HOST:PORT   move every connection to this upstream at a boundary\n"
+	    "  resume             release the held requests\n"
+	    "  status             connections, held and in-flight requests, bytes\n"
+	    "The second form sends one command and prints the answer (exit 0 if ok).\n"
+	    "Applications connect with directConnection=true. SIGTERM stops cleanly.\n"
+	    "  --buffer BYTES     per connection and direction (262144)\n"
+	    "  --pause-timeout D  how long pause waits for in-flight requests (10s)\n");
+	exit(EXIT_DONE);
+}
+
+static void
+usage_error(void)
+{
+	fprintf(stderr, "usage: entry-proxy --listen HOST:PORT --upstream HOST:PORT --control PATH "
+	    "[--buffer BYTES] [--pause-timeout DUR] [-v]\n");
+	exit(EXIT_USAGE);
+}
+
+/*
+ * entry-proxy --control PATH COMMAND...: send one command to a running
+ * proxy, print its JSON answer; exit 0 when it says ok, 1 when not, 4
+ * when no proxy answers. Scripts need no socat or nc for the socket.
+ */
+static void
+control_client(int argc, char **argv)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char line[CONTROL_LINE_MAX], answer[4096];
+	size_t length = 0;
+	ssize_t n;
+	int fd, k;
+
+	line[0] = '\0';
+	for (k = 0; k < argc; k++)
+		if (snprintf(line + strlen(line), sizeof(line) - strlen(line) - 1, "%s%s",
+		    k ? " " : "", argv[k]) < 0 || strlen(line) >= sizeof(line) - 2)
+			die(EXIT_USAGE, "command too long");
+	strcat(line, "\n");
+	if (strlen(opt.control) >= sizeof(sun.sun_path))
+		die(EXIT_USAGE, "--control %s: path too long", opt.control);
+	strcpy(sun.sun_path, opt.control);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+		die(EXIT_SERVER, "--control %s: %s", opt.control, strerror(errno));
+	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+		die(EXIT_SERVER, "--control %s: write: %s", opt.control, strerror(errno));
+	while (length < sizeof(answer) - 1 && memchr(answer, '\n', length) == NULL) {
+		if ((n = read(fd, answer + length, sizeof(answer) - 1 - length)) <= 0)
+			die(EXIT_SERVER, "--control %s: no answer%s%s", opt.control, n < 0 ? ": " : "",
+			    n < 0 ? strerror(errno) : "");
+		length += (size_t)n;
+	}
+	close(fd);
+	answer[length] = '\0';
+	fputs(answer, stdout);
+	if (fflush(stdout) != 0)
+		die(EXIT_DIFFERENT, "stdout: write failed");
+	exit(strncmp(answer, "{\"ok\":true", 10) == 0 ? EXIT_DONE : EXIT_DIFFERENT);
+}
+
+static void
+parse_options(int argc, char **argv)
+{
+	enum { LISTEN = 256, UPSTREAM, CONTROL, BUFFER, PAUSE_TIMEOUT };
+	static const struct option options[] = {
+		{ "listen", required_argument, NULL, LISTEN },
+		{ "upstream", required_argument, NULL, UPSTREAM },
+		{ "control", required_argument, NULL, CONTROL },
+		{ "buffer", required_argument, NULL, BUFFER },
+		{ "pause-timeout", required_argument, NULL, PAUSE_TIMEOUT },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long buffer;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "vhV", options, NULL)) != -1) {
+		switch (ch) {
+		case LISTEN: opt.listen = optarg; break;
+		case UPSTREAM: opt.upstream = optarg; break;
+		case CONTROL: opt.control = optarg; break;
+		case BUFFER:
+			buffer = cli_number("--buffer", optarg);
+			if (buffer < 4096 || buffer > 64L * 1024 * 1024)
+				die(EXIT_USAGE, "--buffer %s: give 4096 to 67108864 bytes", optarg);
+			px.buffer = (size_t)buffer;
+			break;
+		case PAUSE_TIMEOUT: opt.pause_timeout_ms = cli_duration_ms("--pause-timeout", optarg); break;
+		case 'v': opt.verbose = true; break;
+		case 'h': usage();
+		case 'V': cli_version();
+		default: usage_error();
+		}
+	}
+	if (optind < argc && opt.control != NULL && opt.listen == NULL && opt.upstream == NULL)
+		control_client(argc - optind, argv + optind);
+	if (optind < argc) {
+		warnmsg("unexpected argument '%s'", argv[optind]);
+		usage_error();
+	}
+	if (opt.listen == NULL || opt.upstream == NULL || opt.control == NULL) {
+		warnmsg("--listen, --upstream and --control are required");
+		usage_error();
+	}
+}
+
+/* ---- sockets ---- */
+
+static void
+bound_name(int fd)
+{
+	struct sockaddr_storage sa;
+	socklen_t length = sizeof(sa);
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (getsockname(fd, (struct sockaddr *)&sa, &length) != 0)
+		die(EXIT_DIFFERENT, "getsockname: %s", strerror(errno));
+	if (sa.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, host, sizeof(host));
+		snprintf(listening, sizeof(listening), "[%s]:%d", host,
+		    ntohs(((struct sockaddr_in6 *)&sa)->sin6_port));
+	} else {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, host, sizeof(host));
+		snprintf(listening, sizeof(listening), "%s:%d", host,
+		    ntohs(((struct sockaddr_in *)&sa)->sin_port));
+	}
+}
+
+static void
+listen_tcp(void)
+{
+	struct address address;
+	char why[512];
+	int fd, one = 1;
+
+	if (!address_parse(opt.listen, true, &address, why, sizeof(why)))
+		die(EXIT_USAGE, "--listen %s", why);
+	if ((fd = socket(address.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&address.sa, address.length) != 0 || listen(fd, 1024) != 0)
+		die(EXIT_DIFFERENT, "--listen %s: %s", opt.listen, strerror(errno));
+	bound_name(fd);
+	px.listener = (struct endpoint){ EP_LISTEN, fd, 0, NULL };
+	watch(&px.listener, EPOLLIN);
+}
+
+/* The control socket: refuse to steal one a live proxy answers on. */
+static void
+listen_control(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	mode_t mask;
+	int fd;
+
+	if (strlen(opt.control) >= sizeof(sun.sun_path))
+		die(EXIT_USAGE, "--control %s: path too long", opt.control);
+	strcpy(sun.sun_path, opt.control);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		die(EXIT_DIFFERENT, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		die(EXIT_USAGE, "--control %s: another proxy answers there", opt.control);
+	close(fd);
+	if (unlink(opt.control) != 0 && errno != ENOENT)
+		die(EXIT_USAGE, "--control %s: %s", opt.control, strerror(errno));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		die(EXIT_DIFFERENT, "socket: %s", strerror(errno));
+	/* Whoever can connect can stop the applications' writes: owner only. */
+	mask = umask(077);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || listen(fd, 16) != 0)
+		die(EXIT_USAGE, "--control %s: %s", opt.control, strerror(errno));
+	umask(mask);
+	px.control_listener = (struct endpoint){ EP_CONTROL_LISTEN, fd, 0, NULL };
+	watch(&px.control_listener, EPOLLIN);
+}
+
+static void
+setup(void)
+{
+	char why[512];
+	sigset_t stop;
+	int fd;
+
+	if (!address_parse(opt.upstream, false, &px.upstream, why, sizeof(why)))
+		die(EXIT_USAGE, "--upstream %s", why);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &stop, NULL) != 0 ||
+	    (fd = signalfd(-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		die(EXIT_DIFFERENT, "signalfd: %s", strerror(errno));
+	if ((px.epoll = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		die(EXIT_DIFFERENT, "epoll_create1: %s", strerror(errno));
+	px.signals = (struct endpoint){ EP_SIGNAL, fd, 0, NULL };
+	watch(&px.signals, EPOLLIN);
+	listen_tcp();
+	/* Last: the control socket appearing says the proxy is ready. */
+	listen_control();
+	if (opt.verbose)
+		warnmsg("listening on %s, upstream %s", listening, px.upstream.text);
+}
+
+/* ---- time ---- */
+
+static long
+since_ms(const struct timespec *then)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - then->tv_sec) * 1000L + (now.tv_nsec - then->tv_nsec) / 1000000L;
+}
+
+static struct timespec
+after_ms(long ms)
+{
+	struct timespec when;
+
+	clock_gettime(CLOCK_MONOTONIC, &when);
+	when.tv_sec += ms / 1000;
+	when.tv_nsec += (ms % 1000) * 1000000L;
+	if (when.tv_nsec >= 1000000000L) {
+		when.tv_sec++;
+		when.tv_nsec -= 1000000000L;
+	}
+	return when;
+}
+
+/* ---- the control channel ---- */
+
+static void
+accept_control(void)
+{
+	struct control *c;
+	int fd;
+
+	while ((fd = accept4(px.control_listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		c = xcalloc(1, sizeof(*c));
+		c->endpoint = (struct endpoint){ EP_CONTROL, fd, 0, c };
+		c->next = controls;
+		controls = c;
+		watch(&c->endpoint, EPOLLIN);
+	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+		warnmsg("--control %s: accept: %s", opt.control, strerror(errno));
+}
+
+static void
+control_close(struct control *c)
+{
+	endpoint_close(&c->endpoint);
+	c->dead = true;
+	c->pause_waiting = false;
+}
+
+/* Send one JSON line; a control client that cannot take it is dropped. */
+static void
+control_reply(struct control *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+control_reply(struct control *c, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	int length;
+
+	va_start(ap, fmt);
+	length = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (length < 0 || (size_t)length >= sizeof(line) - 1)
+		length = snprintf(line, sizeof(line) - 1, "{\"ok\":false,\"error\":\"reply too long\"}");
+	line[length++] = '\n';
+	if (c->dead || send(c->endpoint.fd, line, (size_t)length, MSG_NOSIGNAL | MSG_DONTWAIT) != length)
+		control_close(c);
+}
+
+/* text as the inside of a JSON string (quotes, backslashes, controls escaped). */
+static const char *
+json_text(const char *text, char *out, size_t size)
+{
+	size_t k = 0;
+
+	for (; *text != '\0' && k + 7 < size; text++) {
+		if (*text == '"' || *text == '\\') {
+			out[k++] = '\\';
+			out[k++] = *text;
+		} else if ((unsigned char)*text < 0x20) {
+			k += (size_t)snprintf(out + k, size - k, "\\u%04x", (unsigned char)*text);
+		} else {
+			out[k++] = *text;
+		}
+	}
+	out[k] = '\0';
+	return out;
+}
+
+static void
+command_status(struct control *c)
+{
+	char upstream[700];
+
+	control_reply(c, "{\"ok\":true,\"listen\":\"%s\",\"upstream\":\"%s\",\"generation\":%u,\"paused\":%s,"
+	    "\"paused_ms\":%ld,\"connections\":%zu,\"in_flight\":%zu,\"held\":%zu,"
+	    "\"accepted\":%llu,\"requests\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,"
+	    "\"moved\":%llu,\"closed_at_switch\":%llu,\"refused_cursors\":%llu,"
+	    "\"bad_messages\":%llu}",
+	    listening, json_text(px.upstream.text, upstream, sizeof(upstream)), px.generation,
+	    px.paused ? "true" : "false", px.paused ? since_ms(&px.paused_at) : 0L,
+	    px.session_count, sessions_in_flight(), sessions_held(),
+	    (unsigned long long)px.accepted, (unsigned long long)px.requests,
+	    (unsigned long long)px.bytes_up, (unsigned long long)px.bytes_down,
+	    (unsigned long long)px.moved, (unsigned long long)px.closed_at_switch,
+	    (unsigned long long)px.refused_cursors, (unsigned long long)px.bad_messages);
+}
+
+static void
+command_pause(struct control *c, const char *argument)
+{
+	long timeout = opt.pause_timeout_ms;
+
+	if (*argument != '\0') {
+		/* cli_duration_ms exits on a bad value: check the shape here first. */
+		if (strspn(argument, "0123456789") == 0 ||
+		    strspn(argument + strspn(argument, "0123456789"), "mshr") !=
+		    strlen(argument + strspn(argument, "0123456789"))) {
+			control_reply(c, "{\"ok\":false,\"error\":\"pause: not a duration (try 500ms, 10s)\"}");
+			return;
+		}
+		timeout = cli_duration_ms("pause", argument);
+	}
+	if (!px.paused) {
+		px.paused = true;
+		clock_gettime(CLOCK_MONOTONIC, &px.paused_at);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &c->pause_started);
+	c->pause_deadline = after_ms(timeout);
+	c->pause_waiting = true;
+}
+
+static void
+command_resume(struct control *c)
+{
+	size_t held = sessions_held();
+	long paused_ms;
+
+	if (!px.paused) {
+		control_reply(c, "{\"ok\":true,\"paused\":false,\"paused_ms\":0,\"released\":0}");
+		return;
+	}
+	if (px.stopping) {
+		control_reply(c, "{\"ok\":false,\"error\":\"stopping: requests stay held\"}");
+		return;
+	}
+	paused_ms = since_ms(&px.paused_at);
+	px.paused = false;
+	sessions_resume();
+	warnmsg("resumed after %ld ms: %zu held requests released", paused_ms, held);
+	control_reply(c, "{\"ok\":true,\"paused\":false,\"paused_ms\":%ld,\"released\":%zu}",
+	    paused_ms, held);
+}
+
+static void
+command_switch(struct control *c, const char *argument)
+{
+	char why[600], text[700];
+	struct address address;
+	size_t moving;
+
+	if (!address_parse(argument, false, &address, why, sizeof(why))) {
+		control_reply(c, "{\"ok\":false,\"error\":\"switch %s\"}", json_text(why, text, sizeof(text)));
+		return;
+	}
+	px.upstream = address;
+	px.generation++;
+	idset_clear(&px.cursors);
+	moving = sessions_switch();
+	warnmsg("switched to %s: %zu connections leave the old server at their next boundary",
+	    px.upstream.text, moving);
+	control_reply(c, "{\"ok\":true,\"upstream\":\"%s\",\"generation\":%u,\"moving\":%zu}",
+	    json_text(px.upstream.text, text, sizeof(text)), px.generation, moving);
+}
+
+static void
+control_command(struct control *c, char *line)
+{
+	char *argument, text[CONTROL_LINE_MAX * 6];
+	size_t length = strlen(line);
+
+	while (length > 0 && (line[length - 1] == '\r' || line[length - 1] == ' '))
+		line[--length] = '\0';
+	argument = line + strcspn(line, " ");
+	if (*argument != '\0')
+		*argument++ = '\0';
+	argument += strspn(argument, " ");
+	if (strcmp(line, "status") == 0 && *argument == '\0')
+		command_status(c);
+	else if (strcmp(line, "pause") == 0)
+		command_pause(c, argument);
+	else if (strcmp(line, "resume") == 0 && *argument == '\0')
+		command_resume(c);
+	else if (strcmp(line, "switch") == 0 && *argument != '\0')
+		command_switch(c, argument);
+	else
+		control_reply(c, "{\"ok\":false,\"error\":\"unknown command '%s' (pause [DUR], "
+		    "switch HOST:PORT, resume, status)\"}", json_text(line, text, sizeof(text)));
+}
+
+static void
+control_event(struct control *c, uint32_t events)
+{
+	char *newline;
+	ssize_t n;
+
+	if (c->dead)
+		return;
+	n = read(c->endpoint.fd, c->line + c->length, sizeof(c->line) - 1 - c->length);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		control_close(c);
+		return;
+	}
+	if (n < 0)
+		return;
+	c->length += (size_t)n;
+	c->line[c->length] = '\0';
+	/* One command at a time: a pause waiting for its answer holds the rest. */
+	while (!c->dead && !c->pause_waiting && (newline = strchr(c->line, '\n')) != NULL) {
+		*newline = '\0';
+		control_command(c, c->line);
+		c->length -= (size_t)(newline + 1 - c->line);
+		memmove(c->line, newline + 1, c->length + 1);
+	}
+	if (!c->dead && c->length == sizeof(c->line) - 1) {
+		control_reply(c, "{\"ok\":false,\"error\":\"line over %d bytes\"}", CONTROL_LINE_MAX - 2);
+		control_close(c);
+	}
+}
+
+/* Answer the pauses whose in-flight requests are done, or whose time is up. */
+static void
+controls_check(void)
+{
+	struct control *c, **link;
+	size_t in_flight = 0;
+	bool counted = false;
+
+	for (c = controls; c != NULL; c = c->next) {
+		if (!c->pause_waiting)
+			continue;
+		if (!counted) {
+			in_flight = sessions_in_flight();
+			counted = true;
+		}
+		if (in_flight == 0) {
+			c->pause_waiting = false;
+			warnmsg("paused: nothing in flight after %ld ms, %zu requests held",
+			    since_ms(&c->pause_started), sessions_held());
+			control_reply(c, "{\"ok\":true,\"paused\":true,\"in_flight\":0,\"held\":%zu,"
+			    "\"waited_ms\":%ld}", sessions_held(), since_ms(&c->pause_started));
+		} else if (since_ms(&c->pause_deadline) >= 0) {
+			c->pause_waiting = false;
+			control_reply(c, "{\"ok\":false,\"paused\":true,\"in_flight\":%zu,\"error\":"
+			    "\"%zu requests still in flight after %ld ms; requests stay held until "
+			    "resume\"}", in_flight, in_flight, since_ms(&c->pause_started));
+		}
+		if (!c->dead && !c->pause_waiting && c->length > 0)
+			control_event(c, 0);	/* commands queued behind the pause */
+	}
+	for (link = &controls; (c = *link) != NULL;) {
+		if (c->dead) {
+			*link = c->next;
+			free(c);
+		} else {
+			link = &c->next;
+		}
+	}
+}
+
+/* ---- stopping ---- */
+
+static void
+stop_begin(void)
+{
+	struct signalfd_siginfo info;
+
+	while (read(px.signals.fd, &info, sizeof(info)) == (ssize_t)sizeof(info))
+		continue;
+	if (px.stopping)
+		return;
+	/* No new clients, no new requests; what is in flight gets its reply. */
+	px.stopping = true;
+	px.paused = true;
+	px.stop_deadline = after_ms(STOP_GRACE_MS);
+	endpoint_close(&px.listener);
+	warnmsg("stopping: %zu connections, %zu requests in flight", px.session_count,
+	    sessions_in_flight());
+}
+
+static bool
+stop_done(void)
+{
+	if (!px.stopping)
+		return false;
+	if (sessions_in_flight() == 0 && sessions_delivered())
+		return true;
+	if (since_ms(&px.stop_deadline) >= 0) {
+		warnmsg("stopping: %zu requests still in flight after %d ms: closing them",
+		    sessions_in_flight(), STOP_GRACE_MS);
+		return true;
+	}
+	return false;
+}
+
+/* ---- the loop ---- */
+
+/* How long epoll may sleep: until the nearest pause or stop deadline, in ms. */
+static int
+loop_timeout(void)
+{
+	long nearest = -1, left;
+	struct control *c;
+
+	for (c = controls; c != NULL; c = c->next)
+		if (c->pause_waiting) {
+			left = -since_ms(&c->pause_deadline);
+			if (nearest < 0 || left < nearest)
+				nearest = left < 0 ? 0 : left;
+		}
+	if (px.stopping) {
+		left = -since_ms(&px.stop_deadline);
+		if (nearest < 0 || left < nearest)
+			nearest = left < 0 ? 0 : left;
+	}
+	/* A stop polls now and then: a dead peer may never send an event. */
+	if (px.stopping && (nearest < 0 || nearest > 100))
+		nearest = 100;
+	return nearest < 0 ? -1 : (int)nearest + 1;
+}
+
+static void
+dispatch(struct endpoint *endpoint, uint32_t events)
+{
+	switch (endpoint->kind) {
+	case EP_LISTEN: accept_clients(); break;
+	case EP_CONTROL_LISTEN: accept_control(); break;
+	case EP_SIGNAL: stop_begin(); break;
+	case EP_CLIENT: client_event(endpoint->owner, events); break;
+	case EP_UPSTREAM: upstream_event(endpoint->owner, events); break;
+	case EP_CONTROL: control_event(endpoint->owner, events); break;
+	}
+}
+
+static void
+run(void)
+{
+	struct epoll_event events[EVENTS_MAX];
+	struct control *c;
+	int n, k;
+
+	while (!stop_done()) {
+		if ((n = epoll_wait(px.epoll, events, EVENTS_MAX, loop_timeout())) < 0) {
+			if (errno == EINTR)
+				continue;
+			die(EXIT_DIFFERENT, "epoll_wait: %s", strerror(errno));
+		}
+		for (k = 0; k < n; k++)
+			dispatch(events[k].data.ptr, events[k].events);
+		controls_check();
+		sessions_reap();
+	}
+	sessions_close_all();
+	for (c = controls; c != NULL; c = c->next)
+		if (c->pause_waiting)
+			control_reply(c, "{\"ok\":false,\"error\":\"the proxy stopped\"}");
+	endpoint_close(&px.control_listener);
+	warnmsg("stopped: %llu connections served, %llu requests", (unsigned long long)px.accepted,
+	    (unsigned long long)px.requests);
+}
