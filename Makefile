@@ -81,6 +81,19 @@ bin/oplog-apply: $(OBJ)/filters/oplog-apply.o $(APPLY_OBJ) $(OBJ)/libcommon.a $(
 	@mkdir -p bin
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(APPLY_OBJ) $(OBJ)/libcommon.a $(LIBS)
 
+# entry-proxy is one program in several files: filters/proxy/*.c are its parts.
+PROXY_OBJ = $(patsubst filters/proxy/%.c,$(OBJ)/proxy/%.o,$(wildcard filters/proxy/*.c))
+
+$(OBJ)/proxy/%.o: filters/proxy/%.c filters/proxy/*.h common/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(OBJ)/filters/entry-proxy.o: filters/proxy/*.h
+
+bin/entry-proxy: $(OBJ)/filters/entry-proxy.o $(PROXY_OBJ) $(OBJ)/libcommon.a $(OBJ)/.variant
+	@mkdir -p bin
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(PROXY_OBJ) $(OBJ)/libcommon.a $(LIBS)
+
 bin/oplogkit-loadgen: examples/loadgen.c $(OBJ)/libcommon.a $(OBJ)/.variant common/*.h
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
