@@ -29,7 +29,7 @@
 
 struct options {
 	const char *input, *uri_file, *tls_ca_file, *name;
-	long batch, flush_ms;
+	long batch, flush_ms, txn_memory;
 	bool follow, resume, progress, quiet;
 };
 
@@ -55,6 +55,7 @@ main(int argc, char *argv[])
 	die_init(argv[0]);
 	memset(&app, 0, sizeof(app));
 	uri = NULL;
+	ns_filter_use_defaults(filter);
 	parse_options(argc, argv, &opt, filter);
 	if (optind + 2 == argc) {
 		opt.input = argv[optind];
@@ -75,7 +76,7 @@ main(int argc, char *argv[])
 		exit(EXIT_USAGE);
 	stream_set_wait(app.reader, (int)opt.flush_ms, opt.follow);
 	app.batch = batch_new(app.client, &app.count, (size_t)opt.batch, MAX_BATCH_BYTES);
-	app.txns = txn_table_new(TXN_MEMORY_MAX);
+	app.txns = txn_table_new((size_t)opt.txn_memory);
 	cli_catch_signals();
 	clock_gettime(CLOCK_MONOTONIC, &started);
 	if (opt.resume) {
@@ -112,6 +113,8 @@ usage(void)
 	    "  -x, --exclude GLOB     skip matching namespaces (repeatable)\n"
 	    "      --ns-regex RE      apply only namespaces matching RE\n"
 	    "      --retry-for TIME   retry server errors this long (60s), then exit 4\n"
+	    "      --txn-memory BYTES hold open transactions in memory up to BYTES (64 MiB),\n"
+	    "                         then in temporary files\n"
 	    "  -p, --progress         one line of progress a second on stderr\n"
 	    "  -q, --quiet            no report at the end\n"
 	    "      --uri-file FILE    read URI from FILE ($OPLOGKIT_TARGET_URI otherwise)\n"
@@ -123,7 +126,7 @@ usage(void)
 static void
 parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
 {
-	enum { FLUSH_MS = 256, NS_REGEX, RETRY_FOR, URI_FILE, TLS_CA };
+	enum { FLUSH_MS = 256, NS_REGEX, RETRY_FOR, TXN_MEMORY, URI_FILE, TLS_CA };
 	static const struct option options[] = {
 		{ "follow", no_argument, NULL, 'f' },
 		{ "resume", no_argument, NULL, 'r' },
@@ -135,6 +138,7 @@ parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
 		{ "exclude", required_argument, NULL, 'x' },
 		{ "ns-regex", required_argument, NULL, NS_REGEX },
 		{ "retry-for", required_argument, NULL, RETRY_FOR },
+		{ "txn-memory", required_argument, NULL, TXN_MEMORY },
 		{ "progress", no_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "uri-file", required_argument, NULL, URI_FILE },
@@ -150,6 +154,7 @@ parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
 	opt->name = "default";
 	opt->batch = 1000;
 	opt->flush_ms = 50;
+	opt->txn_memory = TXN_MEMORY_MAX;
 	while ((ch = getopt_long(argc, argv, "frN:b:1n:x:pqhV", options, NULL)) != -1) {
 		switch (ch) {
 		case 'f': opt->follow = true; break;
@@ -161,6 +166,7 @@ parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
 		case 'n': ok = ns_filter_include(filter, optarg); break;
 		case 'x': ok = ns_filter_exclude(filter, optarg); break;
 		case NS_REGEX: ok = ns_filter_include_regex(filter, optarg); break;
+		case TXN_MEMORY: opt->txn_memory = cli_number("--txn-memory", optarg); break;
 		case RETRY_FOR: conn_set_retry_for(cli_duration_ms("--retry-for", optarg)); break;
 		case 'p': opt->progress = true; break;
 		case 'q': opt->quiet = true; break;
