@@ -56,7 +56,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (argc == 1)
-		return convert(0, "stdin");
+		status = convert(0, "stdin");
 	for (k = 1; k < argc; k++) {
 		int fd = open(argv[k], O_RDONLY);
 
@@ -67,7 +67,9 @@ main(int argc, char **argv)
 		status |= convert(fd, argv[k]);
 		close(fd);
 	}
-	if (fflush(stdout) != 0)
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, PROG ": stdout: %s\n", strerror(errno));
 		status = 1;
+	}
 	return status;
 }
