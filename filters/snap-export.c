@@ -454,29 +454,19 @@ newest_ts(mongoc_client_t *client, timestamp_t *out, bson_error_t *error)
 	return found;
 }
 
+/* The caller's T0 is taken as given: looking up the newest entry can cost a scan. */
 static void
 choose_t0(mongoc_client_t *client)
 {
 	bson_error_t error;
-	timestamp_t newest;
-	char text[2][32];
 
-	if (!newest_ts(client, &newest, &error)) {
-		if (!opt.have_t0)
-			die(EXIT_SERVER, "%s: no oplog to take T0 from (%s): give --t0", member,
-			    error.message);
+	if (opt.have_t0) {
 		t0 = opt.t0;
 		return;
 	}
-	if (!opt.have_t0) {
-		t0 = newest;
-		return;
-	}
-	t0 = opt.t0;
-	if (ts_compare(t0, newest) > 0)
-		warnmsg("--t0 %s is after the newest oplog entry of %s (%s): changes in "
-		    "between may be missed", ts_format(t0, text[0], sizeof(text[0])), member,
-		    ts_format(newest, text[1], sizeof(text[1])));
+	if (!newest_ts(client, &t0, &error))
+		die(EXIT_SERVER, "%s: no oplog to take T0 from (%s): give --t0", member,
+		    error.message);
 }
 
 /* --- the plan -------------------------------------------------------- */

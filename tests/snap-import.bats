@@ -167,3 +167,18 @@ print(len(data))' "$1"
 	diff <(mongo_dump "$SRC_URI" "$db.c") <(mongo_dump "$DST_URI" "$db.c")
 	assert_equal "$(indexes "$DST_URI" "$db.c")" "$(indexes "$SRC_URI" "$db.c")"
 }
+
+@test "an index the server cannot build: exit 4 naming it, the documents are in" {
+	db=$(unique_db ttl)
+	# A TTL index: FerretDB has no expireAfterSeconds.
+	run snap-import --rename "mongodump_test_db.*=$db.*" "$DUMPS/collMod_ttl_index" "$DST_URI"
+	if [[ $status -eq 0 ]]; then
+		assert_equal "$(indexes "$DST_URI" "$db.coll1" | jq -c '.[1]')" \
+			'{"name":"a_1","key":{"a":1},"unique":null,"expireAfterSeconds":1000}'
+	else
+		assert_failure 4
+		assert_output --partial "snap-import: $db.coll1: index a_1 failed: "
+	fi
+	diff <(oplog-show "$DUMPS/collMod_ttl_index/mongodump_test_db/coll1.bson" | sort) \
+		<(mongo_dump "$DST_URI" "$db.coll1" | sort)
+}
