@@ -11,6 +11,10 @@
  * window (fence up to fence down) and the switch ts, the target's newest
  * oplog ts, where a reverse stream for a rollback would start.
  *
+ * With --proxy, entry-proxy is both fence and entry: pause holds the
+ * applications' requests (answering once none is in flight), switch
+ * points it at the target, resume releases them; the window is the pause.
+ *
  * Whatever fails once the fence is up, the fence comes down and the entry
  * is as it was (a replaced file or link is put back); an exit on a path we
  * did not foresee does the same from an atexit handler.
@@ -24,7 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,10 +45,11 @@
 #define POLL_MS 100
 #define ENTRY_FILE_MAX (1024 * 1024)	/* an entry is a URI or a config, not data */
 
-enum fence_method { FENCE_AUTO, FENCE_WRITE_BLOCK, FENCE_FSYNC_LOCK, FENCE_COMMAND, FENCE_NONE };
+enum fence_method { FENCE_AUTO, FENCE_WRITE_BLOCK, FENCE_FSYNC_LOCK, FENCE_COMMAND, FENCE_PROXY,
+    FENCE_NONE };
 
 static const char *const fence_names[] = {
-	"auto", "write-block", "fsync-lock", "command", "none",
+	"auto", "write-block", "fsync-lock", "command", "proxy", "none",
 };
 
 static struct {
@@ -49,8 +57,9 @@ static struct {
 	long lag_ms, timeout_ms, drain_timeout_ms;
 	const char *fence_cmd, *unfence_cmd, *switch_cmd;
 	const char *entry_file, *entry_value, *entry_link, *entry_target;
+	const char *proxy, *proxy_upstream;	/* entry-proxy's control socket, the target's HOST:PORT */
 	enum fence_method fence;
-	bool keep_fenced;
+	bool fence_given, keep_fenced;
 } opt = {
 	.name = "default", .lag_ms = 1000, .timeout_ms = 5 * 60 * 1000,
 	.drain_timeout_ms = 30 * 1000, .fence = FENCE_AUTO,
@@ -76,6 +85,8 @@ static struct {
 	size_t old_size;
 	struct stat old_stat;
 	char old_link[PATH_MAX];
+	char proxy_old_upstream[300];	/* where the proxy pointed before our switch */
+	bool proxy_switched;
 	timestamp_t switch_ts;
 	bool has_switch_ts;
 	struct step steps[STEP_COUNT];
@@ -85,6 +96,7 @@ static struct {
 static void usage(void) __attribute__((noreturn));
 static void parse_options(int argc, char **argv);
 static void entry_prepare(void);
+static void proxy_prepare(const char *target_uri);
 static bool lag_wait(char *why, size_t size);
 static bool fence_up(char *why, size_t size);
 static bool drain(char *why, size_t size);
@@ -104,6 +116,7 @@ main(int argc, char **argv)
 	parse_options(argc, argv);
 	source_uri = conn_uri_resolve(opt.source, opt.source_file, "OPLOGKIT_SOURCE_URI");
 	target_uri = conn_uri_resolve(opt.target, opt.target_file, "OPLOGKIT_TARGET_URI");
+	proxy_prepare(target_uri);
 	entry_prepare();
 	cut.source = conn_open(source_uri, opt.tls_ca_file);
 	cut.target = conn_open(target_uri, opt.tls_ca_file);
@@ -155,6 +168,7 @@ usage(void)
 	    "                    [--no-fence] [--keep-fenced]\n"
 	    "                    [--entry-file PATH --entry-value TEXT]\n"
 	    "                    [--entry-link PATH --entry-target TARGET] [--switch-cmd CMD]\n"
+	    "                    [--proxy PATH [--proxy-upstream HOST:PORT]]\n"
 	    "Cut the applications over from the source to the target: wait for the lag,\n"
 	    "fence writes, drain, switch the entry, lift the fence, report the pause.\n"
 	    "  --source URI, --target URI  the servers ($OPLOGKIT_SOURCE_URI, $OPLOGKIT_TARGET_URI;\n"
@@ -163,8 +177,8 @@ usage(void)
 	    "  --lag DUR        start once the lag is at most DUR (1s)\n"
 	    "  --timeout DUR    give up waiting for that lag after DUR (5m)\n"
 	    "  --drain-timeout DUR  give up the fenced drain after DUR (30s)\n"
-	    "  --fence METHOD   auto, write-block, fsync-lock, command or none (auto:\n"
-	    "                   write-block, else fsync-lock, else --fence-cmd)\n"
+	    "  --fence METHOD   auto, write-block, fsync-lock, command, proxy or none (auto:\n"
+	    "                   write-block, else fsync-lock, else --fence-cmd; proxy with --proxy)\n"
 	    "  --fence-cmd CMD  raise a fence (sh -c; must exit 0 once writes stopped)\n"
 	    "  --unfence-cmd CMD  lift it\n"
 	    "  --no-fence       switch without a fence (writes during the switch may be lost)\n"
@@ -172,6 +186,8 @@ usage(void)
 	    "  --entry-file PATH --entry-value TEXT  rewrite PATH with TEXT (mode kept)\n"
 	    "  --entry-link PATH --entry-target TARGET  point the symlink PATH at TARGET\n"
 	    "  --switch-cmd CMD  run CMD to switch (sh -c; $OPLOGKIT_SWITCH_TS is set)\n"
+	    "  --proxy PATH     entry-proxy's control socket: its pause is the fence, its\n"
+	    "                   switch the entry (to --proxy-upstream, default the target's host)\n"
 	    "Exit 0 switched, 1 not switched (the report says why), 2 usage, 4 server error.\n");
 	exit(EXIT_DONE);
 }
@@ -182,7 +198,7 @@ usage_error(void)
 	fprintf(stderr, "usage: entry-switch [--source URI] [--target URI] [--lag DUR] [--timeout DUR]\n"
 	    "                    [--fence-cmd CMD --unfence-cmd CMD | --no-fence]\n"
 	    "                    [--entry-file PATH --entry-value TEXT] [--entry-link PATH --entry-target T]\n"
-	    "                    [--switch-cmd CMD]\n");
+	    "                    [--switch-cmd CMD] [--proxy PATH [--proxy-upstream HOST:PORT]]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -194,7 +210,8 @@ parse_fence(const char *text)
 	for (k = 0; k < sizeof(fence_names) / sizeof(fence_names[0]); k++)
 		if (strcmp(text, fence_names[k]) == 0)
 			return (enum fence_method)k;
-	die(EXIT_USAGE, "--fence: unknown method '%s' (auto, write-block, fsync-lock, command, none)",
+	die(EXIT_USAGE, "--fence: unknown method '%s' (auto, write-block, fsync-lock, command, proxy, "
+	    "none)",
 	    text);
 }
 
@@ -205,8 +222,16 @@ check_options(void)
 		die(EXIT_USAGE, "--entry-file and --entry-value go together");
 	if ((opt.entry_link == NULL) != (opt.entry_target == NULL))
 		die(EXIT_USAGE, "--entry-link and --entry-target go together");
-	if (opt.entry_file == NULL && opt.entry_link == NULL && opt.switch_cmd == NULL)
-		die(EXIT_USAGE, "nothing to switch: give --entry-file, --entry-link or --switch-cmd");
+	if (opt.proxy != NULL && !opt.fence_given)
+		opt.fence = FENCE_PROXY;
+	if (opt.fence == FENCE_PROXY && opt.proxy == NULL)
+		die(EXIT_USAGE, "--fence proxy needs --proxy PATH");
+	if (opt.proxy_upstream != NULL && opt.proxy == NULL)
+		die(EXIT_USAGE, "--proxy-upstream goes with --proxy");
+	if (opt.entry_file == NULL && opt.entry_link == NULL && opt.switch_cmd == NULL &&
+	    opt.proxy == NULL)
+		die(EXIT_USAGE, "nothing to switch: give --entry-file, --entry-link, --switch-cmd or "
+		    "--proxy");
 	if (opt.fence == FENCE_COMMAND && opt.fence_cmd == NULL)
 		die(EXIT_USAGE, "--fence command needs --fence-cmd");
 	if (opt.fence_cmd != NULL && opt.unfence_cmd == NULL && !opt.keep_fenced)
@@ -218,7 +243,7 @@ parse_options(int argc, char **argv)
 {
 	enum { SOURCE = 256, TARGET, SOURCE_FILE, TARGET_FILE, TLS_CA, NAME, LAG, TIMEOUT,
 	    DRAIN_TIMEOUT, FENCE, FENCE_CMD, UNFENCE_CMD, NO_FENCE, KEEP_FENCED, ENTRY_FILE,
-	    ENTRY_VALUE, ENTRY_LINK, ENTRY_TARGET, SWITCH_CMD, RETRY_FOR };
+	    ENTRY_VALUE, ENTRY_LINK, ENTRY_TARGET, SWITCH_CMD, RETRY_FOR, PROXY, PROXY_UPSTREAM };
 	static const struct option options[] = {
 		{ "source", required_argument, NULL, SOURCE },
 		{ "target", required_argument, NULL, TARGET },
@@ -241,6 +266,8 @@ parse_options(int argc, char **argv)
 		{ "entry-target", required_argument, NULL, ENTRY_TARGET },
 		{ "switch-cmd", required_argument, NULL, SWITCH_CMD },
 		{ "retry-for", required_argument, NULL, RETRY_FOR },
+		{ "proxy", required_argument, NULL, PROXY },
+		{ "proxy-upstream", required_argument, NULL, PROXY_UPSTREAM },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -258,10 +285,10 @@ parse_options(int argc, char **argv)
 		case LAG: opt.lag_ms = cli_duration_ms("--lag", optarg); break;
 		case TIMEOUT: opt.timeout_ms = cli_duration_ms("--timeout", optarg); break;
 		case DRAIN_TIMEOUT: opt.drain_timeout_ms = cli_duration_ms("--drain-timeout", optarg); break;
-		case FENCE: opt.fence = parse_fence(optarg); break;
+		case FENCE: opt.fence = parse_fence(optarg); opt.fence_given = true; break;
 		case FENCE_CMD: opt.fence_cmd = optarg; break;
 		case UNFENCE_CMD: opt.unfence_cmd = optarg; break;
-		case NO_FENCE: opt.fence = FENCE_NONE; break;
+		case NO_FENCE: opt.fence = FENCE_NONE; opt.fence_given = true; break;
 		case KEEP_FENCED: opt.keep_fenced = true; break;
 		case ENTRY_FILE: opt.entry_file = optarg; break;
 		case ENTRY_VALUE: opt.entry_value = optarg; break;
@@ -269,6 +296,8 @@ parse_options(int argc, char **argv)
 		case ENTRY_TARGET: opt.entry_target = optarg; break;
 		case SWITCH_CMD: opt.switch_cmd = optarg; break;
 		case RETRY_FOR: conn_set_retry_for(cli_duration_ms("--retry-for", optarg)); break;
+		case PROXY: opt.proxy = optarg; break;
+		case PROXY_UPSTREAM: opt.proxy_upstream = optarg; break;
 		case 'h': usage();
 		case 'V': cli_version();
 		default: usage_error();
@@ -469,6 +498,155 @@ try_command(char *why, size_t size)
 	return FAILED;
 }
 
+/* ---- entry-proxy ---- */
+
+/*
+ * Send one command line to entry-proxy's control socket and read its
+ * one-line JSON answer into answer. False (why set) when the proxy is
+ * unreachable or says ok false. A pause answers once nothing is in
+ * flight, within the proxy's --pause-timeout: wait a little longer.
+ */
+static bool
+proxy_command(const char *command, char *answer, size_t answer_size, char *why, size_t size)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval timeout = { 60, 0 };
+	size_t length = 0, command_length = strlen(command);
+	ssize_t n;
+	int fd;
+
+	answer[0] = '\0';
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", opt.proxy);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) != 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    write(fd, command, command_length) != (ssize_t)command_length ||
+	    write(fd, "\n", 1) != 1) {
+		snprintf(why, size, "--proxy %s: %s: %s", opt.proxy, command, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	while (length + 1 < answer_size && memchr(answer, '\n', length) == NULL) {
+		if ((n = read(fd, answer + length, answer_size - 1 - length)) <= 0) {
+			snprintf(why, size, "--proxy %s: %s: %s", opt.proxy, command,
+			    n == 0 ? "no answer" : strerror(errno));
+			close(fd);
+			return false;
+		}
+		length += (size_t)n;
+		answer[length] = '\0';
+	}
+	close(fd);
+	answer[strcspn(answer, "\n")] = '\0';
+	if (strncmp(answer, "{\"ok\":true", 10) != 0) {
+		snprintf(why, size, "--proxy %s: %s: %s", opt.proxy, command, answer);
+		return false;
+	}
+	return true;
+}
+
+/* The value of "key": in a flat JSON answer, as text (a string's quotes dropped). */
+static const char *
+json_field(const char *answer, const char *key, char *out, size_t size)
+{
+	char pattern[64];
+	const char *at;
+
+	snprintf(pattern, sizeof(pattern), "\"%s\":", key);
+	if ((at = strstr(answer, pattern)) == NULL) {
+		snprintf(out, size, "?");
+		return out;
+	}
+	at += strlen(pattern);
+	if (*at == '"')
+		at++;
+	snprintf(out, size, "%.*s", (int)strcspn(at, "\",}"), at);
+	return out;
+}
+
+/* Where the proxy must send the applications: --proxy-upstream, else the target's host. */
+static void
+proxy_prepare(const char *target_uri)
+{
+	static char host[300];
+	const mongoc_host_list_t *hosts;
+	mongoc_uri_t *uri;
+	bson_error_t error;
+
+	if (opt.proxy == NULL || opt.proxy_upstream != NULL)
+		return;
+	if ((uri = mongoc_uri_new_with_error(target_uri, &error)) == NULL)
+		die(EXIT_USAGE, "--target: %s", error.message);
+	if ((hosts = mongoc_uri_get_hosts(uri)) == NULL || hosts->next != NULL)
+		die(EXIT_USAGE, "--proxy: the target URI must name one host, or give --proxy-upstream");
+	snprintf(host, sizeof(host), "%s", hosts->host_and_port);
+	mongoc_uri_destroy(uri);
+	opt.proxy_upstream = host;
+}
+
+static enum attempt
+try_proxy(char *why, size_t size)
+{
+	char answer[1024], held[32], waited[32], undo[256];
+
+	if (opt.proxy == NULL)
+		return MISSING;
+	if (proxy_command("pause", answer, sizeof(answer), why, size))  {
+		cut.fenced = true;	/* fence_up sets the rest; the detail is ours */
+		snprintf(cut.steps[STEP_FENCE].detail, sizeof(cut.steps[STEP_FENCE].detail),
+		    "(nothing in flight after %s ms, %s requests held)",
+		    json_field(answer, "waited_ms", waited, sizeof(waited)),
+		    json_field(answer, "held", held, sizeof(held)));
+		return RAISED;
+	}
+	/* A pause that timed out leaves the proxy paused: release it. */
+	if (!proxy_command("resume", answer, sizeof(answer), undo, sizeof(undo)))
+		warnmsg("%s", undo);
+	return FAILED;
+}
+
+static bool
+proxy_resume(char *why, size_t size)
+{
+	char answer[1024], message[512];
+
+	if (proxy_command("resume", answer, sizeof(answer), message, sizeof(message)))
+		return true;
+	snprintf(why, size, "; %s", message);
+	return false;
+}
+
+/* Point the proxy at the target, remembering where it pointed to undo it. */
+static bool
+proxy_switch(char *detail, size_t detail_size, char *why, size_t size)
+{
+	char answer[1024], command[400], moving[32];
+
+	if (!proxy_command("status", answer, sizeof(answer), why, size))
+		return false;
+	json_field(answer, "upstream", cut.proxy_old_upstream, sizeof(cut.proxy_old_upstream));
+	snprintf(command, sizeof(command), "switch %s", opt.proxy_upstream);
+	if (!proxy_command(command, answer, sizeof(answer), why, size))
+		return false;
+	cut.proxy_switched = true;
+	snprintf(detail, detail_size, "proxy %s -> %s (%s connections moving)", cut.proxy_old_upstream,
+	    opt.proxy_upstream, json_field(answer, "moving", moving, sizeof(moving)));
+	return true;
+}
+
+static void
+proxy_switch_back(void)
+{
+	char answer[1024], command[400], why[512];
+
+	snprintf(command, sizeof(command), "switch %s", cut.proxy_old_upstream);
+	if (proxy_command(command, answer, sizeof(answer), why, sizeof(why)))
+		cut.proxy_switched = false;
+	else
+		warnmsg("putting the proxy back: %s", why);
+}
+
 static bool
 fence_up(char *why, size_t size)
 {
@@ -476,6 +654,7 @@ fence_up(char *why, size_t size)
 		[FENCE_WRITE_BLOCK] = try_write_block,
 		[FENCE_FSYNC_LOCK] = try_fsync_lock,
 		[FENCE_COMMAND] = try_command,
+		[FENCE_PROXY] = try_proxy,
 	};
 	enum fence_method method, first, last;
 	enum attempt attempt = MISSING;
@@ -497,13 +676,20 @@ fence_up(char *why, size_t size)
 	}
 	if (attempt != RAISED) {
 		snprintf(why, size, "refused: the source has no %s and no --fence-cmd was given "
-		    "(or --no-fence)", opt.fence == FENCE_AUTO ? "write blocking or fsyncLock"
+		    "(or --no-fence, or --proxy)", opt.fence == FENCE_AUTO ? "write blocking or fsyncLock"
 		    : fence_names[opt.fence]);
 		return false;
 	}
 	cut.fence = method;
 	cut.fenced = true;
-	step_done(STEP_FENCE, "up (%s)", fence_names[method]);
+	if (method == FENCE_PROXY) {
+		char detail[sizeof(cut.steps[STEP_FENCE].detail)];
+
+		snprintf(detail, sizeof(detail), "%s", cut.steps[STEP_FENCE].detail);
+		step_done(STEP_FENCE, "up (proxy %s)", detail);
+	} else {
+		step_done(STEP_FENCE, "up (%s)", fence_names[method]);
+	}
 	if (cli_stop) {
 		snprintf(why, size, "interrupted as the fence went up");
 		return false;
@@ -554,6 +740,9 @@ fence_down(char *why, size_t size)
 			snprintf(why, size, "; --unfence-cmd failed (status %d)", status);
 			ok = false;
 		}
+		break;
+	case FENCE_PROXY:
+		ok = proxy_resume(why, size);
 		break;
 	default:
 		break;
@@ -745,7 +934,7 @@ switch_file(char *why, size_t size)
 static bool
 entry_switch(char *why, size_t size)
 {
-	char ts[32], detail[256] = "";
+	char ts[32], detail[512] = "";
 	bson_error_t error;
 	int status;
 
@@ -753,10 +942,13 @@ entry_switch(char *why, size_t size)
 	if (!cut.has_switch_ts)
 		warnmsg("no switch ts: the target's oplog: %s", error.message);
 	ts_format(cut.switch_ts, ts, sizeof(ts));
+	if (opt.proxy != NULL && !proxy_switch(detail, sizeof(detail), why, size))
+		return false;
 	if (opt.entry_file != NULL) {
 		if (!switch_file(why, size))
 			return false;
-		snprintf(detail, sizeof(detail), "file %s", opt.entry_file);
+		snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail), "%sfile %s",
+		    detail[0] ? ", " : "", opt.entry_file);
 	}
 	if (opt.entry_link != NULL) {
 		if (!link_replace(opt.entry_link, opt.entry_target, why, size))
@@ -786,6 +978,8 @@ entry_restore(void)
 {
 	char why[512];
 
+	if (cut.proxy_switched)
+		proxy_switch_back();
 	if (cut.file_replaced) {
 		if (file_replace(opt.entry_file, cut.old_content, cut.old_size, &cut.old_stat, why,
 		    sizeof(why)))
