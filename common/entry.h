@@ -17,6 +17,14 @@ typedef struct {
 	uint32_t i;	/* ordinal within the second */
 } timestamp_t;
 
+/*
+ * How far, in seconds, an entry's ts can trail the newest one already
+ * visible in a server's oplog. FerretDB takes ts before it inserts the
+ * entry, so concurrent writers race; readers look back this far and
+ * appliers resuming from a checkpoint replay this far back.
+ */
+#define OPLOG_LATE_WINDOW_S 2
+
 /* -1, 0, 1 as a is before, equal to, after b. */
 int ts_compare(timestamp_t a, timestamp_t b);
 

@@ -3,14 +3,17 @@
  *
  * Entries after --since (exclusive), or after the last entry of the spool
  * given to --resume, are written as they come, flushed after each batch
- * so a follower (oplog-apply --follow) sees them at once. The cursor is
- * a tailable awaitData one, driven with explicit find/getMore commands so
- * that batch boundaries (where we flush) and batch sizes are ours: the
- * find asks for one entry only, because FerretDB closes a tailable
- * cursor whose first batch is not full. A cursor the server closes (empty
- * result, restart, capped deletion) is reopened after the last entry
- * written, so nothing is read twice and nothing is skipped; each reopening
- * checks that the oplog still reaches back to that entry (else exit 5).
+ * so a follower (oplog-apply --follow) sees them at once. Cursors are
+ * driven with explicit find/getMore commands so that batch boundaries
+ * (where we flush) and batch sizes are ours. On a server that waits for
+ * data (mongod) the cursor is a tailable awaitData one whose find asks
+ * for one entry only. On FerretDB we poll with fresh finds instead, each
+ * reading again from a short window before the newest entry, because
+ * there an entry can become visible after one with a later ts (see
+ * struct recent). A cursor the server closes (restart, capped deletion)
+ * is reopened after the newest entry written, so nothing is read twice
+ * and nothing is skipped; each reopening checks that the oplog still
+ * reaches back to that entry (else exit 5).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,10 +54,24 @@ static struct {
 
 /* What the spool given to --resume holds, once repaired. */
 struct spool {
-	timestamp_t last;	/* ts of its last entry (header: t0) */
+	timestamp_t last;	/* newest ts of its entries (header: t0) */
+	timestamp_t t0;		/* its header's ts: where the stream starts */
 	uint64_t entries;	/* data entries, markers not counted */
 	bool compressed;
 	char source[1024];	/* the header's source, "" without one */
+};
+
+/*
+ * The timestamps written in the last OPLOG_LATE_WINDOW_S seconds, sorted.
+ * FerretDB takes an entry's ts before it inserts the entry, so with
+ * concurrent writers an entry can show up after one with a later ts.
+ * There every poll reads again from that window before the newest ts
+ * and skips what this set says was written: late entries get through,
+ * nothing is written twice. Its size is the entries of that window.
+ */
+struct recent {
+	uint64_t *keys;		/* ts as t << 32 | i, ascending from head */
+	size_t head, count, capacity;
 };
 
 /* The reading session: where we are and what we have written. */
@@ -63,7 +80,9 @@ struct session {
 	stream_writer *out;
 	const char *out_name;
 	const char *start_name;	/* "--since" or the spool, for messages */
-	timestamp_t last;	/* last entry written, or the start */
+	timestamp_t last;	/* newest entry written, or the start */
+	timestamp_t start;	/* --since, or the spool's t0: nothing at or before it */
+	struct recent recent;	/* polling: what the late window holds */
 	uint64_t total;		/* data entries in the stream, resumed ones too */
 	uint64_t written, bytes;	/* this run */
 	bool done;		/* --until or --count reached */
@@ -79,7 +98,8 @@ static void print_newest(mongoc_client_t *client);
 static void oplog_require(mongoc_client_t *client);
 static bool server_awaits(mongoc_client_t *client);
 static timestamp_t oplog_newest(mongoc_client_t *client);
-static void spool_resume(const char *path, struct spool *spool);
+static void spool_resume(const char *path, struct spool *spool, struct recent *recent);
+static bool recent_add(struct recent *recent, timestamp_t ts);
 static void tail(struct session *session);
 static void progress_report(struct session *session, bool force);
 
@@ -105,18 +125,20 @@ main(int argc, char **argv)
 
 	level = opt.zstd_level < 0 ? 0 : opt.zstd_level;
 	if (opt.resume != NULL) {
-		spool_resume(opt.resume, &spool);
+		spool_resume(opt.resume, &spool, &session.recent);
 		if (spool.source[0] != '\0' && strcmp(spool.source, conn_masked(session.client)) != 0)
 			warnmsg("%s: was read from %s, now resuming from %s", opt.resume,
 			    spool.source, conn_masked(session.client));
 		if (spool.compressed && level == 0)
 			level = cli_zstd_level(NULL);
 		session.last = spool.last;
+		session.start = spool.t0;
 		session.total = spool.entries;
 		session.start_name = opt.resume;
 		session.out_name = opt.resume;
 	} else {
 		session.last = opt.has_since ? opt.since : oplog_newest(session.client);
+		session.start = session.last;
 		session.start_name = "--since";
 		session.out_name = opt.output != NULL ? opt.output : "stdout";
 	}
@@ -142,6 +164,7 @@ main(int argc, char **argv)
 	bson_destroy(&marker);
 	progress_report(&session, true);
 	conn_close(session.client);
+	free(session.recent.keys);
 	free(uri);
 	return EXIT_DONE;
 }
@@ -280,7 +303,8 @@ oplog_require(mongoc_client_t *client)
  * implements that wait by re-running the whole query every 10 ms, and as
  * its oplog has no index each run reads the whole oplog: a reader waiting
  * there keeps a core busy. With FerretDB we poll instead, backing off
- * from 50 ms to --poll while the oplog is idle.
+ * from 50 ms to --poll while the oplog is idle, and after a busy poll
+ * waiting as long as it took, so reading takes at most half the server.
  */
 static bool
 server_awaits(mongoc_client_t *client)
@@ -350,7 +374,7 @@ struct tail_bytes {
 };
 
 static void
-scan_spool(const char *path, struct scan *scan, struct spool *spool)
+scan_spool(const char *path, struct scan *scan, struct spool *spool, struct recent *recent)
 {
 	stream_reader *reader = stream_open(path);
 	const bson_t *entry;
@@ -370,9 +394,14 @@ scan_spool(const char *path, struct scan *scan, struct spool *spool)
 			continue;
 		scan->keep_count = scan->count;
 		scan->keep_end = scan->end;
-		spool->last = entry_ts(entry);
+		if (ts_compare(entry_ts(entry), spool->last) > 0)
+			spool->last = entry_ts(entry);
+		if (!entry_is_header(entry))
+			recent_add(recent, entry_ts(entry));
 		if (entry_is_header(entry)) {
 			bson_t o;
+
+			spool->t0 = entry_ts(entry);
 			bson_iter_t iter;
 
 			if (entry_object(entry, "o", &o) && bson_iter_init_find(&iter, &o, "source") &&
@@ -506,14 +535,14 @@ rewrite_zstd(const char *path, uint64_t keep, int level)
  * one cannot be cut inside its compressed bytes, so it is rewritten.
  */
 static void
-spool_resume(const char *path, struct spool *spool)
+spool_resume(const char *path, struct spool *spool, struct recent *recent)
 {
 	struct tail_bytes tail;
 	struct scan scan;
 	bool cut = false;
 
 	memset(spool, 0, sizeof(*spool));
-	scan_spool(path, &scan, spool);
+	scan_spool(path, &scan, spool, recent);
 	read_tail_bytes(path, spool->compressed, scan.end, &tail);
 	if (scan.failed) {
 		if (!cut_short(&scan, &tail))
@@ -584,6 +613,73 @@ progress_report(struct session *s, bool force)
 	s->reported_written = s->written;
 }
 
+static uint64_t
+ts_key(timestamp_t ts)
+{
+	return (uint64_t)ts.t << 32 | ts.i;
+}
+
+/* Index of the first key >= key. */
+static size_t
+recent_search(const struct recent *recent, uint64_t key)
+{
+	size_t low = recent->head, high = recent->head + recent->count;
+
+	while (low < high) {
+		size_t middle = low + (high - low) / 2;
+
+		if (recent->keys[middle] < key)
+			low = middle + 1;
+		else
+			high = middle;
+	}
+	return low;
+}
+
+/* Add ts; false when it was there already. Drops what left the window. */
+static bool
+recent_add(struct recent *recent, timestamp_t ts)
+{
+	uint64_t key = ts_key(ts);
+	size_t at = recent_search(recent, key), end = recent->head + recent->count;
+	uint64_t newest, floor;
+
+	if (at < end && recent->keys[at] == key)
+		return false;
+	if (end == recent->capacity) {
+		memmove(recent->keys, recent->keys + recent->head, recent->count * sizeof(uint64_t));
+		at -= recent->head;
+		recent->head = 0;
+		end = recent->count;
+		if (end == recent->capacity) {
+			recent->capacity = recent->capacity ? recent->capacity * 2 : 1024;
+			recent->keys = xrealloc(recent->keys, recent->capacity * sizeof(uint64_t));
+		}
+	}
+	memmove(recent->keys + at + 1, recent->keys + at, (end - at) * sizeof(uint64_t));
+	recent->keys[at] = key;
+	recent->count++;
+	newest = recent->keys[recent->head + recent->count - 1] >> 32;
+	floor = newest > OPLOG_LATE_WINDOW_S ? newest - OPLOG_LATE_WINDOW_S : 0;
+	while (recent->count > 0 && recent->keys[recent->head] >> 32 < floor) {
+		recent->head++;
+		recent->count--;
+	}
+	return true;
+}
+
+/* Where a poll starts reading: the late window before the newest entry. */
+static timestamp_t
+poll_from(const struct session *s)
+{
+	timestamp_t from = { 0, 0 };
+
+	if (s->await || (s->last.t == 0 && s->last.i == 0))
+		return s->last;
+	from.t = s->last.t > OPLOG_LATE_WINDOW_S ? s->last.t - OPLOG_LATE_WINDOW_S : 0;
+	return from;
+}
+
 /* Write one entry; false when --until says it is past the end. */
 static bool
 entry_write(struct session *s, const uint8_t *data, uint32_t length)
@@ -598,6 +694,9 @@ entry_write(struct session *s, const uint8_t *data, uint32_t length)
 	ts = entry_ts(&entry);
 	if (opt.has_until && ts_compare(ts, opt.until) > 0)
 		return false;
+	/* The late window reaches before the start; and what it read again is written already. */
+	if (!s->await && (ts_compare(ts, s->start) <= 0 || !recent_add(&s->recent, ts)))
+		return true;
 	if (!stream_write_raw(s->out, data, length))
 		exit(EXIT_DIFFERENT);
 	s->total++;
@@ -606,9 +705,10 @@ entry_write(struct session *s, const uint8_t *data, uint32_t length)
 	if (ts_compare(ts, s->last) > 0) {
 		s->last = ts;
 	} else if (!warned) {
-		/* FerretDB logs after the write, so concurrent writers can interleave. */
-		warnmsg("entry %s arrived after %s: the server logged writes out of order",
-		    ts_format(ts, a, sizeof(a)), ts_format(s->last, b, sizeof(b)));
+		/* Caught by the late window; said once, as it is the server's doing. */
+		warnmsg("entry %s arrived after %s: the server logged writes out of order; "
+		    "it is in the stream, after the later one", ts_format(ts, a, sizeof(a)),
+		    ts_format(s->last, b, sizeof(b)));
 		warned = true;
 	}
 	if ((opt.has_until && ts_compare(ts, opt.until) == 0) ||
@@ -714,6 +814,7 @@ static bool
 cursor_find(struct session *s, struct cursor *cursor, bson_error_t *error)
 {
 	mongoc_server_description_t *server;
+	timestamp_t from;
 	bson_t *command;
 	bson_t reply;
 	bool ok;
@@ -723,11 +824,18 @@ cursor_find(struct session *s, struct cursor *cursor, bson_error_t *error)
 		return false;
 	cursor->server_id = mongoc_server_description_id(server);
 	mongoc_server_description_destroy(server);
+	from = poll_from(s);
 	command = BCON_NEW("find", BCON_UTF8("oplog.rs"),
-	    "filter", "{", "ts", "{", "$gt", BCON_TIMESTAMP(s->last.t, s->last.i), "}", "}",
-	    "tailable", BCON_BOOL(true), "batchSize", BCON_INT32(FIRST_BATCH));
-	if (s->await)
+	    "filter", "{", "ts", "{", "$gt", BCON_TIMESTAMP(from.t, from.i), "}", "}");
+	/*
+	 * Polling reads each time anew: a tailable cursor on FerretDB resumes
+	 * after the last record it returned and so would never see a late one.
+	 */
+	if (s->await) {
+		BSON_APPEND_BOOL(command, "tailable", true);
 		BSON_APPEND_BOOL(command, "awaitData", true);
+	}
+	BSON_APPEND_INT32(command, "batchSize", s->await ? FIRST_BATCH : NEXT_BATCH);
 	ok = mongoc_client_command_simple_with_server_id(s->client, "local", command, NULL,
 	    cursor->server_id, &reply, error);
 	bson_destroy(command);
@@ -854,11 +962,20 @@ tail(struct session *s)
 	retry_init(&policy, opt.retry_for_ms);
 	s->done = (opt.has_count && opt.count == 0) || until_passed(s);
 	while (!s->done && !cli_stop) {
-		enum cursor_end end = cursor_run(s, &cursor, &policy, &error);
+		struct timespec polled;
+		enum cursor_end end;
+
+		clock_gettime(CLOCK_MONOTONIC, &polled);
+		end = cursor_run(s, &cursor, &policy, &error);
 
 		if (end == CURSOR_CLOSED) {
 			lost_cursors = 0;
-			if (cursor.entries > 0)
+			if (cursor.entries > 0 && !s->await) {
+				long took = (long)(seconds_since(&polled) * 1000);
+
+				s->idle_ms = IDLE_FIRST_MS;
+				sleep_ms(took < opt.poll_ms ? took : opt.poll_ms);
+			} else if (cursor.entries > 0)
 				s->idle_ms = IDLE_FIRST_MS;
 			else if (!s->done && !cli_stop) {
 				if (until_passed(s))
