@@ -135,6 +135,8 @@ struct session {
 	int awaiting;		/* forwarded requests without their first reply */
 	bool streaming;		/* the last reply said moreToCome: more will come */
 	bool authenticated;	/* cannot be moved to another server */
+	bool started;		/* its first request was admitted */
+	bool tls;		/* TLS: bytes pass unread, the connection is the unit */
 	bool moving;		/* its upstream is an old one: leave it at a boundary */
 	bool closing;		/* close the client once the reply flow is written */
 	bool dead;

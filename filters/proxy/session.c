@@ -283,6 +283,8 @@ flow_write(struct flow *f, int fd, uint64_t *counter)
 	return true;
 }
 
+static bool upstream_connect(struct session *s);
+
 /* ---- replies ---- */
 
 /* A reply is received whole: note the cursor it opened or ended. */
@@ -312,6 +314,31 @@ bad_length(struct session *s, const char *side, uint32_t length)
 	session_close(s, NULL);
 }
 
+/*
+ * A TLS connection's records hide the messages: its bytes pass as they
+ * come. Client bytes not yet answered by any server byte count as a
+ * request in flight, which is as much as a pause can know of it.
+ */
+static bool
+admit_tls(struct session *s, struct flow *f, bool request)
+{
+	size_t held = flow_held(f);
+
+	if (held == 0)
+		return false;
+	if (request) {
+		if (px.paused || s->moving)
+			return false;
+		if (s->upstream.fd < 0 && !upstream_connect(s))
+			return false;
+		if (s->connecting)
+			return false;
+	}
+	f->approved += held;
+	s->awaiting = request ? 1 : 0;
+	return true;
+}
+
 static bool
 admit_reply(struct session *s)
 {
@@ -320,6 +347,8 @@ admit_reply(struct session *s)
 	uint32_t length, flags = 0;
 	int32_t opcode;
 
+	if (s->tls)
+		return admit_tls(s, f, false);
 	if (f->message_left > 0 || f->approved > 0 || held < 4)
 		return false;
 	length = wire_le32(f->buf + f->head);
@@ -453,6 +482,13 @@ admit_request(struct session *s)
 	struct wire_request request;
 	uint32_t length;
 
+	if (s->tls)
+		return !s->closing && admit_tls(s, f, true);
+	/* A TLS record starts 0x16 0x03; as a length that is no first request. */
+	if (!s->started && held >= 2 && f->buf[f->head] == 0x16 && f->buf[f->head + 1] == 0x03) {
+		s->tls = s->authenticated = true;
+		return admit_tls(s, f, true);
+	}
 	if (f->message_left > 0 || f->approved > 0 || held < 4 || s->closing)
 		return false;
 	length = wire_le32(f->buf + f->head);
@@ -482,6 +518,7 @@ admit_request(struct session *s)
 	f->message_left = length - take;
 	if (request.expects_reply)
 		s->awaiting++;
+	s->started = true;
 	s->get_more_tracked = px.generation > 0 && request.get_more;
 	s->get_more_id = request.cursor_id;
 	px.requests++;
@@ -494,6 +531,7 @@ admit_request(struct session *s)
 static void
 leave_old_upstream(struct session *s)
 {
+	/* TLS: nothing in flight is all a boundary can be. */
 	if (!s->moving || s->awaiting > 0 || s->reply.message_left > 0 ||
 	    flow_held(&s->reply) > 0 || s->request.approved > 0 || s->request.message_left > 0)
 		return;
