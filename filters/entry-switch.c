@@ -43,6 +43,7 @@
 #include "lag.h"
 
 #define POLL_MS 100
+#define DRAIN_POLL_MS 20	/* the drain is inside the window: look often (a point read) */
 #define ENTRY_FILE_MAX (1024 * 1024)	/* an entry is a URI or a config, not data */
 
 enum fence_method { FENCE_AUTO, FENCE_WRITE_BLOCK, FENCE_FSYNC_LOCK, FENCE_COMMAND, FENCE_PROXY,
@@ -343,15 +344,21 @@ step_done(int step, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Sleep one poll interval; false when a signal asked us to stop. */
+/* Sleep one poll interval of ms; false when a signal asked us to stop. */
 static bool
-poll_pause(void)
+poll_pause_ms(long ms)
 {
-	struct timespec pause = { 0, POLL_MS * 1000000L };
+	struct timespec pause = { 0, ms * 1000000L };
 
 	if (!cli_stop)
 		nanosleep(&pause, NULL);
 	return !cli_stop;
+}
+
+static bool
+poll_pause(void)
+{
+	return poll_pause_ms(POLL_MS);
 }
 
 /* ---- shell commands ---- */
@@ -787,7 +794,7 @@ drain(char *why, size_t size)
 			    ts_format(newest, text, sizeof(text)), opt.drain_timeout_ms);
 			return false;
 		}
-		if (!poll_pause()) {
+		if (!poll_pause_ms(DRAIN_POLL_MS)) {
 			snprintf(why, size, "interrupted during the drain");
 			return false;
 		}
