@@ -52,6 +52,7 @@ static const char *const collection_names[COLLECTIONS] = { "users", "orders", "e
 
 static void usage(void) __attribute__((noreturn));
 static void connect_entry(struct writer *);
+static void close_client(struct writer *);
 static void run(struct writer *);
 static void report(const struct writer *);
 
@@ -103,6 +104,10 @@ main(int argc, char *argv[])
 	connect_entry(&writer);
 	run(&writer);
 	report(&writer);
+	close_client(&writer);
+	for (ch = 0; ch < COLLECTIONS; ch++)
+		free(writer.alive[ch]);
+	free(writer.uri);
 	return writer.errors > 0 ? EXIT_DIFFERENT : EXIT_DONE;
 }
 
@@ -136,7 +141,7 @@ close_client(struct writer *writer)
 		mongoc_collection_destroy(writer->collections[k]);
 		writer->collections[k] = NULL;
 	}
-	mongoc_client_destroy(writer->client);
+	conn_close(writer->client);
 	writer->client = NULL;
 }
 
