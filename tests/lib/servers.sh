@@ -20,6 +20,12 @@ root=$(cd "$here/../.." && pwd)
 dir=${OPLOGKIT_SERVERS_DIR:?servers.sh: set OPLOGKIT_SERVERS_DIR to a directory}
 tools=${OPLOGKIT_TOOLS_DIR:-$root/build/plain/tools}
 oplog_bytes=$((256 * 1024 * 1024))
+# FerretDB reads its whole oplog for every query on it (no index on ts),
+# so a reader's cost grows with the entries kept. OPLOGKIT_OPLOG_MAX caps
+# them (FerretDB trims every OPLOGKIT_CAPPED_CLEANUP); the demo and the
+# benchmarks use it, the tests keep the whole history of the suite.
+oplog_max=${OPLOGKIT_OPLOG_MAX:-}
+capped_cleanup=${OPLOGKIT_CAPPED_CLEANUP:-1m}
 names=(source target)
 
 say() { echo "servers.sh: $*" >&2; }
@@ -72,6 +78,7 @@ launch() {
 		exec setsid "$binary" --handler=sqlite --sqlite-url="file:$state/sqlite/" \
 			--state-dir="$state" --listen-addr="127.0.0.1:$port" \
 			--repl-set-name=rs0 --telemetry=disable --debug-addr=- \
+			--test-capped-cleanup-interval="$capped_cleanup" \
 			</dev/null >>"$dir/$name.log" 2>&1
 	) &
 	echo $! >"$dir/$name.pid"
@@ -95,7 +102,7 @@ await() {
 
 create_oplog() {
 	"$tools/mongo-cmd" "$(uri_of "$1")" local \
-		"{\"create\": \"oplog.rs\", \"capped\": true, \"size\": $oplog_bytes}" >/dev/null ||
+		"{\"create\": \"oplog.rs\", \"capped\": true, \"size\": $oplog_bytes${oplog_max:+, \"max\": $oplog_max}}" >/dev/null ||
 		die "$1: cannot create local.oplog.rs"
 }
 
