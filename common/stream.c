@@ -89,28 +89,40 @@ reader_fail(stream_reader *reader, const char *fmt, ...)
 	return STREAM_ERROR;
 }
 
-stream_reader *
-stream_open(const char *path)
+static stream_reader *
+reader_new(int fd, bool owns_fd, const char *name)
 {
 	stream_reader *reader;
-	bool use_stdin = path == NULL || strcmp(path, "-") == 0;
-	int fd = STDIN_FILENO;
 
-	if (!use_stdin) {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			warnmsg("%s: cannot open: %s", path, strerror(errno));
-			return NULL;
-		}
-	}
 	reader = xcalloc(1, sizeof(*reader));
 	reader->fd = fd;
-	reader->owns_fd = !use_stdin;
-	reader->name = xstrdup(use_stdin ? "stdin" : path);
+	reader->owns_fd = owns_fd;
+	reader->name = xstrdup(name);
 	reader->capacity = WINDOW_BYTES;
 	reader->window = xmalloc(reader->capacity);
 	reader->max_frame = STREAM_MAX_FRAME_DEFAULT;
 	return reader;
+}
+
+stream_reader *
+stream_open(const char *path)
+{
+	int fd;
+
+	if (path == NULL || strcmp(path, "-") == 0)
+		return reader_new(STDIN_FILENO, false, "stdin");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		warnmsg("%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	return reader_new(fd, true, path);
+}
+
+stream_reader *
+stream_open_fd(int fd, const char *name)
+{
+	return reader_new(fd, false, name);
 }
 
 void
@@ -295,9 +307,29 @@ read_le32(const uint8_t *p)
 }
 
 /*
+ * Whether the embedded document or array at iter ends with its NUL.
+ * libbson 1.23's bson_validate and iterators stop one byte early and
+ * never look at it, but bson_init_static on those bytes (what every
+ * accessor of a sub-document does) refuses them.
+ */
+static bool
+embedded_ends_with_nul(const bson_iter_t *iter)
+{
+	const uint8_t *data = NULL;
+	uint32_t length = 0;
+
+	if (BSON_ITER_HOLDS_ARRAY(iter))
+		bson_iter_array(iter, &length, &data);
+	else
+		bson_iter_document(iter, &length, &data);
+	return data != NULL && length >= 5 && data[length - 1] == '\0';
+}
+
+/*
  * What bson_validate leaves out: nesting depth (checked first, so that
- * libbson's own recursion never meets a hostile depth) and array keys,
- * which must be "0", "1", ... in order.
+ * libbson's own recursion never meets a hostile depth), embedded
+ * documents' final NUL, and array keys, which must be "0", "1", ... in
+ * order.
  */
 static const char *
 check_nesting(bson_iter_t *iter, bool is_array, int depth)
@@ -319,7 +351,7 @@ check_nesting(bson_iter_t *iter, bool is_array, int depth)
 		}
 		if (!BSON_ITER_HOLDS_DOCUMENT(iter) && !BSON_ITER_HOLDS_ARRAY(iter))
 			continue;
-		if (!bson_iter_recurse(iter, &child))
+		if (!embedded_ends_with_nul(iter) || !bson_iter_recurse(iter, &child))
 			return "corrupt embedded document";
 		why = check_nesting(&child, BSON_ITER_HOLDS_ARRAY(iter), depth + 1);
 		if (why != NULL)

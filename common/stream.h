@@ -32,6 +32,12 @@ typedef struct stream_writer stream_writer;
  */
 stream_reader *stream_open(const char *path);
 
+/*
+ * Read an already open descriptor (a pipe, a memfd, a socket), named
+ * name in messages. The reader does not close fd; its caller does.
+ */
+stream_reader *stream_open_fd(int fd, const char *name);
+
 /* Frames longer than max_bytes are an error (default STREAM_MAX_FRAME_DEFAULT). */
 void stream_set_max_frame(stream_reader *reader, uint32_t max_bytes);
 
