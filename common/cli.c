@@ -40,7 +40,8 @@ cli_duration_ms(const char *option, const char *text)
 
 	errno = 0;
 	value = strtod(text, &end);
-	if (errno != 0 || end == text || value < 0)
+	/* !(value >= 0) also refuses "nan", which no comparison below would. */
+	if (errno != 0 || end == text || !(value >= 0))
 		die(EXIT_USAGE, "%s: not a duration: '%s' (try 500ms, 2s, 1m)", option, text);
 	for (k = 0; k < sizeof(units) / sizeof(units[0]); k++) {
 		if (strcmp(end, units[k].suffix) != 0)
