@@ -140,15 +140,29 @@ print_pretty(const char *json)
 	putchar('\n');
 }
 
+/*
+ * The stream reader passes strings as bytes (an applier copies them as
+ * they are); libbson's JSON writer refuses a key or string that is not
+ * UTF-8, the only thing it refuses in a checked frame.
+ */
+static void __attribute__((noreturn))
+die_unprintable(const stream_reader *reader)
+{
+	fflush(stdout);
+	die(EXIT_BAD_STREAM, "%s: entry %" PRIu64 " at byte %" PRIu64 ": cannot be shown as "
+	    "Extended JSON: a key or string is not valid UTF-8", stream_name(reader),
+	    stream_count(reader), stream_offset(reader));
+}
+
 static void
-print_entry(const bson_t *entry, enum format format, bool pretty)
+print_entry(const stream_reader *reader, const bson_t *entry, enum format format, bool pretty)
 {
 	size_t length;
 	char *json = format == RELAXED ? bson_as_relaxed_extended_json(entry, &length)
 	    : bson_as_canonical_extended_json(entry, &length);
 
 	if (json == NULL)
-		die(EXIT_BAD_STREAM, "entry cannot be shown as JSON");
+		die_unprintable(reader);
 	if (pretty)
 		print_pretty(json);
 	else
@@ -232,7 +246,7 @@ show_stream(stream_reader *reader, enum format format, bool pretty, struct stats
 		if (stats != NULL)
 			count_entry(stats, entry);
 		else
-			print_entry(entry, format, pretty);
+			print_entry(reader, entry, format, pretty);
 	}
 	if (status == STREAM_ERROR) {
 		fflush(stdout);
