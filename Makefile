@@ -107,6 +107,33 @@ $(OBJ)/tools/%: tests/tools/%.c $(OBJ)/libcommon.a common/*.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
 
+# libFuzzer harnesses (tests/fuzz/*.c) with clang, ASan and UBSan, over
+# the common sources compiled the same way; see tests/fuzz/README.
+FUZZ_CC = clang
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -Icommon
+FUZZ_OBJ = build/fuzz
+FUZZ_NAMES = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS = $(addprefix $(FUZZ_OBJ)/,$(FUZZ_NAMES))
+FUZZ_TIME ?= 60
+
+$(FUZZ_OBJ)/common/%.o: common/%.c common/*.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_OBJ)/libcommon.a: $(patsubst common/%.c,$(FUZZ_OBJ)/common/%.o,$(COMMON_SRC))
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_OBJ)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)/libcommon.a common/*.h filters/*.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ)/libcommon.a $(LIBS)
+
+fuzz: $(FUZZ_BINS)
+
+# Each harness for FUZZ_TIME seconds over a corpus seeded from the fixtures.
+fuzz-short: fuzz all
+	tests/fuzz/run $(FUZZ_TIME) $(FUZZ_NAMES)
+
 # tests/run builds with -k itself, so one broken program still lets the
 # rest be tested (and counts as a failure).
 check:
@@ -127,5 +154,5 @@ install: all
 clean:
 	rm -rf build $(BINS) $(EXAMPLE_BINS)
 
-.PHONY: all check demo bench install clean
+.PHONY: all check demo bench install clean fuzz fuzz-short
 .SECONDARY:
