@@ -92,6 +92,32 @@ conn_mask(const char *uri, char *out, size_t size)
 	snprintf(out, size, "%.*s:****%s", (int)(colon - uri), uri, at);
 }
 
+/*
+ * The driver takes a TLS file it cannot read for a failed handshake, so
+ * every connection attempt fails and is retried, warning each time, until
+ * the retry budget is gone (oplog-read: 5 minutes). A file named by
+ * --tls-ca-file or the URI (tlsCAFile, tlsCertificateKeyFile) must be
+ * readable now: a usage error otherwise, before any connection.
+ */
+static void
+check_tls_files(const mongoc_uri_t *uri)
+{
+	static const char *const options[] = { MONGOC_URI_TLSCAFILE, MONGOC_URI_TLSCERTIFICATEKEYFILE };
+	size_t k;
+
+	for (k = 0; k < sizeof(options) / sizeof(options[0]); k++) {
+		const char *path = mongoc_uri_get_option_as_utf8(uri, options[k], NULL);
+		FILE *file;
+
+		if (path == NULL)
+			continue;
+		file = fopen(path, "r");
+		if (file == NULL)
+			die(EXIT_USAGE, "TLS file %s (%s): %s", path, options[k], strerror(errno));
+		fclose(file);
+	}
+}
+
 /* Parse uri_text and add the app name and TLS options every connection gets. */
 static mongoc_uri_t *
 uri_prepare(const char *uri_text, const char *tls_ca_file)
@@ -113,6 +139,7 @@ uri_prepare(const char *uri_text, const char *tls_ca_file)
 		mongoc_uri_set_option_as_bool(uri, MONGOC_URI_TLS, true);
 		mongoc_uri_set_option_as_utf8(uri, MONGOC_URI_TLSCAFILE, tls_ca_file);
 	}
+	check_tls_files(uri);
 	return uri;
 }
 
