@@ -17,9 +17,11 @@
 
 #define MAX_NAMESPACES 64
 #define DUPLICATE_KEY 11000
+#define UPDATE_CHUNK 100
 
 enum write_kind {
-	WRITE_REPLACE,	/* i, or u with a whole document */
+	WRITE_INSERT,	/* i: an insert, a replacement where the _id exists */
+	WRITE_REPLACE,	/* u with a whole document */
 	WRITE_UPDATE,	/* u with operators, or an exact $v:2 translation */
 	WRITE_DELETE,
 	WRITE_DIFF,	/* $v:2 translation valid only under a condition */
@@ -359,7 +361,7 @@ plan_write(struct write *write, const bson_t *op, bson_iter_t *id, char *why, si
 		snprintf(why, why_size, "%s entry without o._id", kind);
 		return false;
 	} else if (strcmp(kind, "i") == 0) {
-		write->kind = WRITE_REPLACE;
+		write->kind = WRITE_INSERT;
 		write->upsert = true;
 		write->doc = bson_copy(&o);
 	} else {
@@ -475,6 +477,11 @@ bulk_add(mongoc_bulk_operation_t *bulk, const struct write *write)
 	if (write->kind != WRITE_DELETE)
 		BSON_APPEND_BOOL(&opts, "upsert", write->upsert);
 	switch (write->kind) {
+	case WRITE_INSERT:
+		bson_reinit(&opts);
+		BSON_APPEND_INT32(&opts, "validate", BSON_VALIDATE_NONE);
+		ok = mongoc_bulk_operation_insert_with_opts(bulk, write->doc, &opts, &error);
+		break;
 	case WRITE_REPLACE:
 		ok = mongoc_bulk_operation_replace_one_with_opts(bulk, write->selector, write->doc,
 		    &opts, &error);
@@ -500,18 +507,17 @@ bulk_add(mongoc_bulk_operation_t *bulk, const struct write *write)
 /*
  * Run writes[list[0..n-1]] as one unordered bulk. Transient errors are
  * retried (the whole bulk: every write is idempotent); write errors are
- * returned in out; anything else exits EXIT_SERVER.
+ * added to out, their index counted from base; anything else exits
+ * EXIT_SERVER.
  */
 static void
-execute(mongoc_client_t *client, const struct ns_batch *nb, const struct write *writes,
-    const size_t *list, size_t n, bool bypass, struct outcome *out)
+execute_chunk(mongoc_collection_t *coll, const struct ns_batch *nb, const struct write *writes,
+    const size_t *list, size_t n, bool bypass, size_t base, struct outcome *out)
 {
-	mongoc_collection_t *coll = mongoc_client_get_collection(client, nb->db, nb->coll);
 	bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
 	retry_policy policy;
-	size_t k;
+	size_t k, errors_before = out->error_count;
 
-	memset(out, 0, sizeof(*out));
 	retry_init(&policy, conn_retry_for());
 	for (;;) {
 		mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, opts);
@@ -525,9 +531,9 @@ execute(mongoc_client_t *client, const struct ns_batch *nb, const struct write *
 			bulk_add(bulk, &writes[list[k]]);
 		ok = mongoc_bulk_operation_execute(bulk, &reply, &error) != 0;
 		mongoc_bulk_operation_destroy(bulk);
-		out->matched = reply_int(&reply, "nMatched");
-		out->upserted = reply_int(&reply, "nUpserted");
-		if (ok || outcome_errors(out, &reply) > 0) {
+		if (ok || outcome_errors(out, &reply) > errors_before) {
+			out->matched += reply_int(&reply, "nMatched");
+			out->upserted += reply_int(&reply, "nUpserted");
 			bson_destroy(&reply);
 			break;
 		}
@@ -536,7 +542,29 @@ execute(mongoc_client_t *client, const struct ns_batch *nb, const struct write *
 			die(EXIT_SERVER, "%s.%s: bulk write of %zu: %s%s", nb->db, nb->coll, n,
 			    error.message, conn_error_transient(&error) ? " (retries gave up)" : "");
 	}
+	for (k = errors_before; k < out->error_count; k++)
+		out->error_index[k] += (uint32_t)base;
 	bson_destroy(opts);
+}
+
+/*
+ * Run the writes in bulks of at most UPDATE_CHUNK updates: FerretDB 1.24
+ * takes time quadratic in the size of one update command (1000 upserts:
+ * minutes; 10 times 100: seconds). Inserts and deletes go whole.
+ */
+static void
+execute(mongoc_client_t *client, const struct ns_batch *nb, const struct write *writes,
+    const size_t *list, size_t n, bool bypass, struct outcome *out)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, nb->db, nb->coll);
+	size_t chunk = n, done;
+
+	memset(out, 0, sizeof(*out));
+	if (n > 0 && writes[list[0]].kind != WRITE_INSERT && writes[list[0]].kind != WRITE_DELETE)
+		chunk = UPDATE_CHUNK;
+	for (done = 0; done < n; done += chunk)
+		execute_chunk(coll, nb, writes, list + done, n - done < chunk ? n - done : chunk, bypass,
+		    done, out);
 	mongoc_collection_destroy(coll);
 }
 
@@ -610,6 +638,68 @@ flush_deletes(struct batch *batch, const struct ns_batch *nb, size_t *list)
 		die_write(nb, &nb->writes[list[out.error_index[0] < n ? out.error_index[0] : 0]],
 		    out.error_code[0], out.first_error);
 	outcome_clear(&out);
+}
+
+/* The inserts that found their _id taken, as one bulk of replacements. */
+static void
+replace_again(struct batch *batch, const struct ns_batch *nb, const size_t *list,
+    const bool *failed, size_t n)
+{
+	struct write *replaces = xcalloc(n, sizeof(*replaces));
+	size_t *order = xcalloc(n, sizeof(*order)), m = 0, k;
+	struct outcome out;
+
+	for (k = 0; k < n; k++) {
+		if (!failed[k])
+			continue;
+		replaces[m] = nb->writes[list[k]];
+		replaces[m].kind = WRITE_REPLACE;
+		order[m] = m;
+		m++;
+	}
+	if (m > 0) {
+		execute(batch->client, nb, replaces, order, m, true, &out);
+		for (k = 0; k < out.error_count; k++) {
+			uint32_t at = out.error_index[k] < m ? out.error_index[k] : 0;
+
+			if (out.error_code[k] != DUPLICATE_KEY)
+				die_write(nb, &replaces[at], out.error_code[k], out.first_error);
+			run_alone(batch, nb, &replaces[at]);
+		}
+		outcome_clear(&out);
+	}
+	free(order);
+	free(replaces);
+}
+
+/*
+ * Inserts as plain inserts, which are cheap, where an upsert by _id
+ * costs a lookup (on FerretDB 1.24, a scan of the collection). The
+ * ones whose _id is already there, a replay's, become replacements.
+ */
+static void
+flush_inserts(struct batch *batch, const struct ns_batch *nb, size_t *list)
+{
+	size_t n = select_writes(nb, 1u << WRITE_INSERT, list), k;
+	struct outcome out;
+	bool *failed;
+
+	if (n == 0)
+		return;
+	execute(batch->client, nb, nb->writes, list, n, true, &out);
+	failed = xcalloc(n, sizeof(*failed));
+	for (k = 0; k < out.error_count; k++) {
+		uint32_t at = out.error_index[k];
+
+		if (at >= n)
+			die(EXIT_SERVER, "%s.%s: bulk write error at %u of %zu", nb->db, nb->coll, at, n);
+		if (out.error_code[k] != DUPLICATE_KEY)
+			die_write(nb, &nb->writes[list[at]], out.error_code[k], out.first_error);
+		failed[at] = true;
+	}
+	outcome_clear(&out);
+	replace_again(batch, nb, list, failed, n);
+	free(failed);
 }
 
 /*
@@ -771,6 +861,7 @@ batch_flush(struct batch *batch)
 		const struct ns_batch *nb = &batch->namespaces[n];
 
 		flush_deletes(batch, nb, list);
+		flush_inserts(batch, nb, list);
 		flush_plain(batch, nb, list);
 		flush_diffs(batch, nb, list);
 		count_applied(batch->count, nb);
