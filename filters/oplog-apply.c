@@ -442,6 +442,15 @@ apply_stream(struct applier *app, const struct options *opt, timestamp_t resume_
 	const bson_t *entry;
 	int status;
 
+	/*
+	 * Replay from OPLOG_LATE_WINDOW_S before the checkpoint, not after it:
+	 * a source whose entries can become visible late (FerretDB) puts a
+	 * late entry after the checkpoint's in the stream with a smaller ts.
+	 * Entries are idempotent, so applying that window again is harmless.
+	 */
+	timestamp_t replay_from = { resume_from.t > OPLOG_LATE_WINDOW_S ?
+	    resume_from.t - OPLOG_LATE_WINDOW_S : 0, 0 };
+
 	for (;;) {
 		bool was_empty = batch_empty(app->batch);
 		timestamp_t ts;
@@ -463,7 +472,7 @@ apply_stream(struct applier *app, const struct options *opt, timestamp_t resume_
 		if (opt->follow && entry_is_trailer(entry))
 			break;
 		ts = entry_ts(entry);
-		if (opt->resume && ts_compare(ts, resume_from) <= 0)
+		if (opt->resume && ts_compare(ts, replay_from) < 0)
 			app->count.skipped++;
 		else
 			apply_entry(app, entry);

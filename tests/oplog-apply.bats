@@ -282,9 +282,12 @@ same_as_source() {
 	done
 }
 
-@test "the checkpoint records the last ts and count; --resume skips what it covers" {
+@test "the checkpoint records the last ts and count; --resume replays only the late window before it" {
 	db=$(unique_db resume)
 	workload "$db"
+	# Past the late window (OPLOG_LATE_WINDOW_S, 2 s) of the workload.
+	sleep 3
+	mongo_cmd "$SRC_URI" "$db" '{"insert": "late", "documents": [{"_id": 1}]}'
 	capture "$db" >"$BATS_TEST_TMPDIR/live.bson"
 	last=$(oplog-show "$BATS_TEST_TMPDIR/live.bson" | tail -n 1 | jq -c '.ts["$timestamp"]')
 	run oplog-apply --name "$db" "$BATS_TEST_TMPDIR/live.bson" "$DST_URI"
@@ -295,14 +298,18 @@ same_as_source() {
 	assert_equal "$(jq -c '.ts["$timestamp"]' <<<"$checkpoint")" "$last"
 	assert_equal "$(jq -r '.count' <<<"$checkpoint")" "$(oplog-show "$BATS_TEST_TMPDIR/live.bson" | wc -l)"
 	[ "$(jq -r '.wall["$date"]' <<<"$checkpoint")" != null ]
-	# A document changed on the target behind our back stays changed:
-	# nothing up to the checkpoint is applied again.
+	# Documents changed on the target behind our back: the one whose
+	# entries are older than the window stays changed, the one inside
+	# the window is written again (a source may show entries late).
 	mongo_cmd "$DST_URI" "$db" '{"update": "c1", "updates": [{"q": {"_id": 1}, "u": {"marker": true}}]}'
+	mongo_cmd "$DST_URI" "$db" '{"update": "late", "updates": [{"q": {"_id": 1}, "u": {"marker": true}}]}'
 	run oplog-apply --resume --name "$db" "$BATS_TEST_TMPDIR/live.bson" "$DST_URI"
 	assert_success
-	assert_output --partial '0 applied'
+	assert_output --partial ' 1 applied'
 	run mongo_dump "$DST_URI" "$db.c1"
 	assert_output --partial marker
+	run mongo_dump "$DST_URI" "$db.late"
+	assert_output '{ "_id" : { "$numberInt" : "1" } }'
 }
 
 @test "kill -9 in the middle, then --resume: the same final state as one clean run" {
@@ -399,7 +406,7 @@ wait_exit() {
 @test "the target down longer than --retry-for: exit 4, checkpoint intact, --resume finishes" {
 	db=$(unique_db retry)
 	for k in $(seq 1 40); do
-		echo "{\"ts\": {\"\$timestamp\": {\"t\": 60, \"i\": $k}}, \"op\": \"i\", \"ns\": \"$db.c\", \"o\": {\"_id\": $k}}"
+		echo "{\"ts\": {\"\$timestamp\": {\"t\": $((60 + k)), \"i\": 1}}, \"op\": \"i\", \"ns\": \"$db.c\", \"o\": {\"_id\": $k}}"
 	done | json2bson >"$BATS_TEST_TMPDIR/r.bson"
 	oplog-show "$BATS_TEST_TMPDIR/r.bson" | head -n 20 | json2bson >"$BATS_TEST_TMPDIR/first.bson"
 	run oplog-apply --name "$db" "$BATS_TEST_TMPDIR/first.bson" "$DST_URI"
@@ -409,9 +416,10 @@ wait_exit() {
 	server_start target
 	assert_failure 4
 	run mongo_cmd "$DST_URI" oplogkit "{\"find\": \"checkpoints\", \"filter\": {\"_id\": \"$db\"}}"
-	assert_output --partial '"t" : 60, "i" : 20'
+	assert_output --partial '"t" : 80, "i" : 1'
 	run oplog-apply --resume --name "$db" "$BATS_TEST_TMPDIR/r.bson" "$DST_URI"
 	assert_success
-	assert_output --partial '20 applied'
+	# The 20 after the checkpoint, and the 3 of its late window (t 78..80).
+	assert_output --partial ' 23 applied'
 	assert_equal "$(mongo_dump "$DST_URI" "$db.c" | wc -l)" 40
 }
