@@ -24,6 +24,7 @@
 #include "stream.h"
 
 #define NS_MAX 256
+#define IDLE_FLUSH_MS 50	/* flush the output once input pauses this long */
 
 static struct {
 	ns_filter *filter;
@@ -789,7 +790,18 @@ filter_stream(stream_reader *reader)
 	run.name = stream_name(reader);
 	run.written = 0;
 	run.modified = false;
-	while ((status = stream_next(reader, &entry)) == STREAM_ENTRY) {
+	/* In a live pipeline (oplog-read | oplog-filter | oplog-apply) the next
+	 * stage must see each entry when it comes, not when a buffer fills. */
+	stream_set_wait(reader, IDLE_FLUSH_MS, false);
+	for (;;) {
+		status = stream_next(reader, &entry);
+		if (status == STREAM_AGAIN) {
+			if (!stream_flush(run.out))
+				exit(EXIT_DIFFERENT);
+			continue;
+		}
+		if (status != STREAM_ENTRY)
+			break;
 		run.entry = stream_count(reader);
 		if (entry_is_header(entry)) {
 			write_frame(reader);
