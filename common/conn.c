@@ -118,6 +118,25 @@ check_tls_files(const mongoc_uri_t *uri)
 	}
 }
 
+/*
+ * One server selection blocks for serverSelectionTimeoutMS (30 s by
+ * default) before the retry loop even sees an error, so a --retry-for
+ * below that was not honoured: sync-check --retry-for 1s against a dead
+ * server ran for minutes. Unless the URI says otherwise, a selection
+ * waits no longer than the retry budget (at least 2 s, at most 30 s).
+ */
+static void
+limit_server_selection(mongoc_uri_t *uri)
+{
+	long budget = conn_retry_for();
+
+	if (mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS) || budget >= 30000)
+		return;
+	if (budget < 2000)
+		budget = 2000;
+	mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, (int32_t)budget);
+}
+
 /* Parse uri_text and add the app name and TLS options every connection gets. */
 static mongoc_uri_t *
 uri_prepare(const char *uri_text, const char *tls_ca_file)
@@ -140,6 +159,7 @@ uri_prepare(const char *uri_text, const char *tls_ca_file)
 		mongoc_uri_set_option_as_utf8(uri, MONGOC_URI_TLSCAFILE, tls_ca_file);
 	}
 	check_tls_files(uri);
+	limit_server_selection(uri);
 	return uri;
 }
 
@@ -224,6 +244,16 @@ retry_init(retry_policy *policy, long retry_for_ms)
 	policy->retry_for_ms = retry_for_ms;
 	policy->waited_ms = 0;
 	policy->next_ms = BACKOFF_FIRST_MS;
+	policy->failed_at_ms = 0;
+}
+
+static long long
+monotonic_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 bool
@@ -259,12 +289,19 @@ retry_again(retry_policy *policy, const bson_error_t *error)
 
 	if (!conn_error_transient(error) || cli_stop)
 		return false;
+	/*
+	 * The budget is time since the first failure, attempts included: a
+	 * failed attempt can itself take a server selection's timeout.
+	 */
+	if (policy->failed_at_ms == 0)
+		policy->failed_at_ms = monotonic_ms();
+	policy->waited_ms = (long)(monotonic_ms() - policy->failed_at_ms);
 	if (policy->waited_ms >= policy->retry_for_ms)
 		return false;
 	pause.tv_sec = policy->next_ms / 1000;
 	pause.tv_nsec = (policy->next_ms % 1000) * 1000000L;
 	nanosleep(&pause, NULL);
-	policy->waited_ms += policy->next_ms;
+	policy->waited_ms = (long)(monotonic_ms() - policy->failed_at_ms);
 	policy->next_ms = policy->next_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : policy->next_ms * 2;
 	return true;
 }

@@ -53,6 +53,7 @@ typedef struct {
 	long retry_for_ms;	/* total time budget; 0: no retry */
 	long waited_ms;		/* spent so far */
 	long next_ms;		/* next sleep */
+	long long failed_at_ms;	/* monotonic clock at the first failure; 0: none yet */
 } retry_policy;
 
 void retry_init(retry_policy *policy, long retry_for_ms);
