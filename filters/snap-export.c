@@ -14,6 +14,7 @@
  * directory, which a rerun resumes by skipping the parts already whole.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
@@ -846,6 +847,7 @@ write_manifest(void)
 	char *path, *temp, *json;
 	size_t length;
 	FILE *file;
+	int fd;
 	int k;
 
 	if (mkdir(opt.output, 0700) != 0 && errno != EEXIST)
@@ -875,8 +877,12 @@ write_manifest(void)
 	json = bson_as_canonical_extended_json(&manifest, &length);
 	path = output_path(MANIFEST);
 	temp = output_path(MANIFEST ".partial");
-	/* Written whole, then renamed: a manifest is there complete or not at all. */
-	file = fopen(temp, "w");
+	/*
+	 * Written whole, then renamed: a manifest is there complete or not at
+	 * all. Mode 0600 like the parts, whatever the umask.
+	 */
+	fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	file = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (file == NULL || fwrite(json, 1, length, file) != length || fputc('\n', file) == EOF ||
 	    fclose(file) != 0 || rename(temp, path) != 0)
 		die(EXIT_DIFFERENT, "%s: %s", path, strerror(errno));
