@@ -50,7 +50,7 @@ take_line(char *line)
 	case '+': (void)ns_filter_include(opt.filter, line + 1); break;
 	case '-': (void)ns_filter_exclude(opt.filter, line + 1); break;
 	case '~':
-		if (strchr(line, '{') == NULL)	/* see fuzz_ns.c */
+		if (strchr(line, '{') == NULL && strlen(line) <= 17)	/* see fuzz_ns.c */
 			(void)ns_filter_include_regex(opt.filter, line + 1);
 		break;
 	case '>': (void)ns_filter_rename(opt.filter, line + 1); break;

@@ -105,8 +105,8 @@ inspect(const bson_t *entry)
 	(void)entry_is_header(entry);
 	(void)entry_is_trailer(entry);
 	ns_database(entry_ns(entry), db, sizeof(db));
-	if (entry_object(entry, "o", &o) && !bson_validate(&o, BSON_VALIDATE_NONE, NULL))
-		abort();
+	/* Not bson_validate(o): libbson 1.23 can refuse alone a sub-document it passed inside the entry. */
+	(void)entry_object(entry, "o", &o);
 	count = command_namespaces(entry, ns);
 	if (count < 0 || count > 2)
 		abort();
