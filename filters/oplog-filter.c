@@ -69,10 +69,12 @@ main(int argc, char *argv[])
 	die_init(argv[0]);
 	opt.filter = ns_filter_new();
 	parse_options(argc, argv);
+	/* SIGINT/SIGTERM end the input early, the output whole: zstd frame closed. */
+	cli_catch_signals();
 	run.out = stream_create(opt.output, opt.zstd_level, false);
 	if (run.out == NULL)
 		exit(EXIT_DIFFERENT);
-	for (k = optind; k < argc || k == optind; k++) {
+	for (k = optind; (k < argc || k == optind) && !cli_stop; k++) {
 		stream_reader *reader = stream_open(k < argc ? argv[k] : NULL);
 
 		if (reader == NULL) {
@@ -785,7 +787,7 @@ filter_stream(stream_reader *reader)
 {
 	struct sink out = { NULL, 0 };
 	const bson_t *entry;
-	int status;
+	int status = STREAM_END;
 
 	run.name = stream_name(reader);
 	run.written = 0;
@@ -793,8 +795,10 @@ filter_stream(stream_reader *reader)
 	/* In a live pipeline (oplog-read | oplog-filter | oplog-apply) the next
 	 * stage must see each entry when it comes, not when a buffer fills. */
 	stream_set_wait(reader, IDLE_FLUSH_MS, false);
-	for (;;) {
+	while (!cli_stop) {
 		status = stream_next(reader, &entry);
+		if (status == STREAM_AGAIN && cli_stop)
+			break;
 		if (status == STREAM_AGAIN) {
 			if (!stream_flush(run.out))
 				exit(EXIT_DIFFERENT);
