@@ -83,3 +83,12 @@ lag_entries_after(mongoc_client_t *source, timestamp_t ts, int64_t *count, bson_
 	bson_destroy(&reply);
 	return ok;
 }
+
+bool
+lag_within(const struct lag *lag, long max_ms)
+{
+	/* ts counts whole seconds: "0 s behind" can only mean caught up. */
+	if (max_ms <= 0)
+		return lag_caught_up(lag);
+	return lag->has_checkpoint && lag->seconds * 1000 <= max_ms;
+}

@@ -39,6 +39,9 @@ bool lag_measure(mongoc_client_t *source, mongoc_client_t *target, const char *n
 /* Whether the target's checkpoint has reached (>=) the source's newest ts. */
 bool lag_caught_up(const struct lag *lag);
 
+/* Whether the lag is at most max_ms; 0 means caught up (ts has whole seconds). */
+bool lag_within(const struct lag *lag, long max_ms);
+
 /* How many entries of the source's oplog come after ts. */
 bool lag_entries_after(mongoc_client_t *source, timestamp_t ts, int64_t *count,
     bson_error_t *error);

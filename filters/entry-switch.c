@@ -407,7 +407,7 @@ lag_wait(char *why, size_t size)
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		if (lag_measure(cut.source, cut.target, opt.name, &lag, &error)) {
-			if (lag.has_checkpoint && lag.seconds * 1000 <= opt.lag_ms) {
+			if (lag_within(&lag, opt.lag_ms)) {
 				step_done(STEP_LAG, "lag %ld s after %ld ms", lag.seconds, elapsed_ms(&start));
 				return true;
 			}

@@ -1044,7 +1044,7 @@ lag_report(FILE *out, mongoc_client_t *source, mongoc_client_t *target, bool *wi
 		warnmsg("lag: %s", error.message);
 		return false;
 	}
-	*within = lag.has_checkpoint && (!opt.has_max_lag || lag.seconds * 1000 <= opt.max_lag_ms);
+	*within = lag.has_checkpoint && (!opt.has_max_lag || lag_within(&lag, opt.max_lag_ms));
 	ts_format(lag.newest, newest, sizeof(newest));
 	ts_format(lag.checkpoint, checkpoint, sizeof(checkpoint));
 	if (!opt.json || out == stderr) {

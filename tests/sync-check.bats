@@ -147,6 +147,10 @@ checkpoint() {
 	run sync-check --lag-only --json --name "$name" "$SRC_URI" "$DST_URI"
 	assert_success
 	assert_equal "$(jq -c '[.entries, .source["$timestamp"].t]' <<<"$output")" "[2,$t]"
+	# Two entries behind, most likely within the same second: still not
+	# "0 s behind" for a gate, which means caught up.
+	run sync-check --lag-only --max-lag 0s --name "$name" "$SRC_URI" "$DST_URI"
+	assert_failure 1
 
 	name=$(unique_db at)
 	checkpoint "$name" "$t" "$i"
