@@ -5,10 +5,11 @@
  * In order: list the selected namespaces of the source with their
  * document counts (the plan); without --yes or --dry-run stop there.
  * Then refuse, dropping nothing, when the source took writes on those
- * namespaces after the switch ts (--since) and no reverse stream accounts
- * for them (a sign that an application still writes there), or when
- * sync-check, run as a child on the same selection, finds the two sides
- * different. Only then run --stop-cmd (what stops the reverse stream,
+ * namespaces after the switch (--since: the source's own ts then, as its
+ * oplog counts them; the target's switch-ts is another clock) and no
+ * reverse stream accounts for them (a sign that an application still
+ * writes there), or when sync-check, run as a child on the same
+ * selection, finds the two sides different. Only then run --stop-cmd (what stops the reverse stream,
  * which would otherwise bring the dropped data back) and drop each
  * namespace, reporting its count.
  *
@@ -143,7 +144,7 @@ usage(void)
 	    "Drop the migrated namespaces from the old cluster (SOURCE) once it is safe:\n"
 	    "no writes there after the switch but the reverse stream's, and a final\n"
 	    "sync-check finds both sides equal. Without --yes only lists them.\n"
-	    "  --since TS        the switch ts (entry-switch's switch-ts line)\n"
+	    "  --since TS        the source's ts at the switch (entry-switch's drain line)\n"
 	    "  --yes             drop them\n"
 	    "  --dry-run         run every check, list what would go, drop nothing\n"
 	    "  --ns GLOB, --exclude GLOB, --ns-regex RE  the selection (as sync-check;\n"
@@ -247,7 +248,8 @@ parse_options(int argc, char **argv)
 		die(EXIT_USAGE, "--yes and --dry-run: choose one");
 	/* Without the switch ts there is no telling who wrote to the source. */
 	if (!opt.has_since)
-		die(EXIT_USAGE, "--since: the switch ts is required (entry-switch reports it)");
+		die(EXIT_USAGE, "--since: the source's ts at the switch is required (entry-switch's "
+		    "drain line)");
 }
 
 /* ---- the plan: selected namespaces and their counts ---- */
@@ -538,7 +540,7 @@ reverse_running(mongoc_client_t *source, mongoc_client_t *target)
 		    opt.reverse_name, ts, top);
 		return true;
 	}
-	if (wall_ms > 0 && age_ms <= opt.fresh_ms) {
+	if (wall_ms > 0 && age_ms < opt.fresh_ms) {
 		warnmsg("reverse stream %s: running (checkpoint %s written %" PRId64 " ms ago)",
 		    opt.reverse_name, ts, age_ms);
 		return true;
@@ -675,6 +677,8 @@ compare(const char *source_uri, const char *target_uri)
 	snprintf(diffs, sizeof(diffs), "%s/diffs.bson", template);
 	snprintf(previous, sizeof(previous), "%s/previous.bson", template);
 
+	warnmsg("final comparison as the reverse stream sees it: sync-check's source is the "
+	    "target, its target this source");
 	status = sync_check_run(source_uri, target_uri, diffs, NULL);
 	for (round = 0; status == EXIT_DIFFERENT && round < opt.rechecks && !cli_stop; round++) {
 		nanosleep(&second, NULL);
