@@ -5,6 +5,7 @@
 #   make demo             the main job: a live migration under a write load
 #   make SANITIZE=1 check the same under AddressSanitizer + UBSan
 #   make install PREFIX=/usr/local
+#   make trials           crash trials, long form (bench/results/trials.md)
 #   make bench            benchmarks (separate from check; see bench/README.md)
 
 PREFIX ?= /usr/local
@@ -142,6 +143,10 @@ check:
 demo: all
 	bin/oplogkit-demo
 
+# Crash trials, long form: 50 kills of a live migration (tests/trials.sh).
+trials: all
+	tests/trials.sh -n 50 -o bench/results/trials.md
+
 bench: all
 	bench/run
 
@@ -154,5 +159,5 @@ install: all
 clean:
 	rm -rf build $(BINS) $(EXAMPLE_BINS)
 
-.PHONY: all check demo bench install clean fuzz fuzz-short
+.PHONY: all check demo trials bench install clean fuzz fuzz-short
 .SECONDARY:
