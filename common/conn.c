@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "cli.h"
 #include "conn.h"
 #include "die.h"
@@ -247,15 +248,6 @@ retry_init(retry_policy *policy, long retry_for_ms)
 	policy->failed_at_ms = 0;
 }
 
-static long long
-monotonic_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 bool
 conn_error_transient(const bson_error_t *error)
 {
@@ -294,14 +286,14 @@ retry_again(retry_policy *policy, const bson_error_t *error)
 	 * failed attempt can itself take a server selection's timeout.
 	 */
 	if (policy->failed_at_ms == 0)
-		policy->failed_at_ms = monotonic_ms();
-	policy->waited_ms = (long)(monotonic_ms() - policy->failed_at_ms);
+		policy->failed_at_ms = clock_ms();
+	policy->waited_ms = (long)(clock_ms() - policy->failed_at_ms);
 	if (policy->waited_ms >= policy->retry_for_ms)
 		return false;
 	pause.tv_sec = policy->next_ms / 1000;
 	pause.tv_nsec = (policy->next_ms % 1000) * 1000000L;
 	nanosleep(&pause, NULL);
-	policy->waited_ms = (long)(monotonic_ms() - policy->failed_at_ms);
+	policy->waited_ms = (long)(clock_ms() - policy->failed_at_ms);
 	policy->next_ms = policy->next_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : policy->next_ms * 2;
 	return true;
 }

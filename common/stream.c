@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "clock.h"
 #include "cli.h"
 #include "die.h"
 #include "stream.h"
@@ -138,14 +139,6 @@ stream_set_wait(stream_reader *reader, int wait_ms, bool follow)
 	reader->follow = follow;
 }
 
-static void
-sleep_ms(int ms)
-{
-	struct timespec pause = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&pause, NULL);
-}
-
 /*
  * Read raw bytes from the file. Returns bytes read, 0 at end of input,
  * -1 on error (message set), -2 when the wait time passed with no data.
@@ -174,7 +167,7 @@ read_raw(stream_reader *reader, uint8_t *into, size_t room)
 		if (n == 0) {
 			if (!reader->follow)
 				return 0;
-			sleep_ms(reader->wait_ms > 0 ? reader->wait_ms : 50);
+			clock_sleep_ms(reader->wait_ms > 0 ? reader->wait_ms : 50);
 			return -2;
 		}
 		if (errno == EINTR) {

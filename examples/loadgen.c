@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cli.h"
 #include "conn.h"
 #include "die.h"
@@ -175,23 +176,6 @@ connect_entry(struct writer *writer)
 	bson_destroy(command);
 }
 
-static long
-now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec * 1000L + now.tv_nsec / 1000000L;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec pause = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&pause, NULL);
-}
-
 static bool
 file_exists(const char *path)
 {
@@ -209,18 +193,18 @@ honour_fence(struct writer *writer)
 
 	if (!file_exists(writer->opt.fence_file))
 		return;
-	start = now_ms();
+	start = clock_ms();
 	ack = fopen(writer->ack_path, "w");
 	if (ack == NULL)
 		die(EXIT_DIFFERENT, "%s: %s", writer->ack_path, strerror(errno));
 	fclose(ack);
 	while (file_exists(writer->opt.fence_file) && !cli_stop)
-		sleep_ms(1);
+		clock_sleep_ms(1);
 	if (unlink(writer->ack_path) != 0 && errno != ENOENT)
 		warnmsg("%s: %s", writer->ack_path, strerror(errno));
 	writer->pauses++;
-	if (now_ms() - start > writer->longest_pause_ms)
-		writer->longest_pause_ms = now_ms() - start;
+	if (clock_ms() - start > writer->longest_pause_ms)
+		writer->longest_pause_ms = clock_ms() - start;
 	connect_entry(writer);
 }
 
@@ -325,19 +309,19 @@ write_once(struct writer *writer, bson_error_t *error)
 static void
 run(struct writer *writer)
 {
-	long start = now_ms();
+	long start = clock_ms();
 	uint64_t done = 0;
 	bson_error_t error;
 
 	while (!cli_stop) {
-		long elapsed = now_ms() - start;
+		long elapsed = clock_ms() - start;
 
 		if (writer->opt.duration_ms > 0 && elapsed >= writer->opt.duration_ms)
 			break;
 		if (writer->opt.max_ops > 0 && (long)done >= writer->opt.max_ops)
 			break;
 		if (writer->opt.rate > 0 && done > elapsed * writer->opt.rate / 1000.0) {
-			sleep_ms(1);
+			clock_sleep_ms(1);
 			continue;
 		}
 		honour_fence(writer);

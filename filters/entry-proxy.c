@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cli.h"
 #include "die.h"
 #include "proxy/proxy.h"
@@ -315,21 +316,6 @@ since_ms(const struct timespec *then)
 	return (now.tv_sec - then->tv_sec) * 1000L + (now.tv_nsec - then->tv_nsec) / 1000000L;
 }
 
-static struct timespec
-after_ms(long ms)
-{
-	struct timespec when;
-
-	clock_gettime(CLOCK_MONOTONIC, &when);
-	when.tv_sec += ms / 1000;
-	when.tv_nsec += (ms % 1000) * 1000000L;
-	if (when.tv_nsec >= 1000000000L) {
-		when.tv_sec++;
-		when.tv_nsec -= 1000000000L;
-	}
-	return when;
-}
-
 /* ---- the control channel ---- */
 
 static void
@@ -437,7 +423,7 @@ command_pause(struct control *c, const char *argument)
 		clock_gettime(CLOCK_MONOTONIC, &px.paused_at);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &c->pause_started);
-	c->pause_deadline = after_ms(timeout);
+	c->pause_deadline = clock_deadline(CLOCK_MONOTONIC, timeout);
 	c->pause_waiting = true;
 }
 
@@ -593,7 +579,7 @@ stop_begin(void)
 	/* No new clients, no new requests; what is in flight gets its reply. */
 	px.stopping = true;
 	px.paused = true;
-	px.stop_deadline = after_ms(STOP_GRACE_MS);
+	px.stop_deadline = clock_deadline(CLOCK_MONOTONIC, STOP_GRACE_MS);
 	endpoint_close(&px.listener);
 	warnmsg("stopping: %zu connections, %zu requests in flight", px.session_count,
 	    sessions_in_flight());

@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cli.h"
 #include "conn.h"
 #include "die.h"
@@ -313,21 +314,6 @@ parse_options(int argc, char **argv)
 
 /* ---- time ---- */
 
-static long
-elapsed_ms(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - since->tv_sec) * 1000L + (now.tv_nsec - since->tv_nsec) / 1000000L;
-}
-
-static long
-between_ms(const struct timespec *from, const struct timespec *to)
-{
-	return (to->tv_sec - from->tv_sec) * 1000L + (to->tv_nsec - from->tv_nsec) / 1000000L;
-}
-
 static void
 step_done(int step, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -408,13 +394,13 @@ lag_wait(char *why, size_t size)
 	for (;;) {
 		if (lag_measure(cut.source, cut.target, opt.name, &lag, &error)) {
 			if (lag_within(&lag, opt.lag_ms)) {
-				step_done(STEP_LAG, "lag %ld s after %ld ms", lag.seconds, elapsed_ms(&start));
+				step_done(STEP_LAG, "lag %ld s after %ld ms", lag.seconds, clock_ms_since(&start));
 				return true;
 			}
 		} else if (!conn_error_transient(&error)) {
 			die(EXIT_SERVER, "lag: %s", error.message);
 		}
-		if (elapsed_ms(&start) >= opt.timeout_ms) {
+		if (clock_ms_since(&start) >= opt.timeout_ms) {
 			if (!lag.has_checkpoint)
 				snprintf(why, size, "no checkpoint %s on the target after %ld ms", opt.name,
 				    opt.timeout_ms);
@@ -789,7 +775,7 @@ drain(char *why, size_t size)
 		}
 		if (found && ts_compare(checkpoint, newest) >= 0)
 			break;
-		if (elapsed_ms(&start) >= opt.drain_timeout_ms) {
+		if (clock_ms_since(&start) >= opt.drain_timeout_ms) {
 			snprintf(why, size, "the checkpoint did not reach %s within %ld ms",
 			    ts_format(newest, text, sizeof(text)), opt.drain_timeout_ms);
 			return false;
@@ -800,7 +786,7 @@ drain(char *why, size_t size)
 		}
 	}
 	step_done(STEP_DRAIN, "checkpoint reached %s in %ld ms", ts_format(newest, text, sizeof(text)),
-	    elapsed_ms(&start));
+	    clock_ms_since(&start));
 	return true;
 }
 
@@ -1038,11 +1024,11 @@ report(const char *result)
 		gmtime_r(&step->wall.tv_sec, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 		printf("%-10s %s.%03ldZ  +%ld ms  %s\n", step_names[k], when,
-		    step->wall.tv_nsec / 1000000L, between_ms(&cut.started, &step->mono), step->detail);
+		    step->wall.tv_nsec / 1000000L, clock_ms_between(&cut.started, &step->mono), step->detail);
 	}
 	if (cut.steps[STEP_FENCE].done && cut.fence != FENCE_NONE) {
 		if (cut.steps[STEP_UNFENCE].done)
-			printf("%-10s %ld ms\n", "window", between_ms(&cut.fence_started,
+			printf("%-10s %ld ms\n", "window", clock_ms_between(&cut.fence_started,
 			    &cut.steps[STEP_UNFENCE].mono));
 		else
 			printf("%-10s open: the fence is up\n", "window");

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "apply/apply.h"
+#include "clock.h"
 #include "cli.h"
 #include "conn.h"
 #include "die.h"
@@ -202,15 +203,6 @@ client_close(mongoc_client_t *client)
 {
 	mongoc_log_set_handler(quiet_log, NULL);
 	mongoc_client_destroy(client);
-}
-
-static double
-seconds_since(const struct timespec *then)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - then->tv_sec) + (double)(now.tv_nsec - then->tv_nsec) / 1e9;
 }
 
 static uint64_t
@@ -420,7 +412,7 @@ static void
 progress(const struct applier *app, struct timespec *last)
 {
 	static uint64_t last_entries;
-	double elapsed = seconds_since(last);
+	double elapsed = clock_seconds_since(last);
 	time_t now = time(NULL);
 	char ts[32];
 
@@ -481,7 +473,7 @@ apply_stream(struct applier *app, const struct options *opt, timestamp_t resume_
 		if (was_empty && !batch_empty(app->batch))
 			clock_gettime(CLOCK_MONOTONIC, &batch_started);
 		if (opt->flush_ms > 0 && !batch_empty(app->batch) &&
-		    seconds_since(&batch_started) * 1000 >= opt->flush_ms)
+		    clock_seconds_since(&batch_started) * 1000 >= opt->flush_ms)
 			applier_flush(app);
 	}
 	applier_flush(app);
@@ -491,7 +483,7 @@ static void
 report(const struct applier *app)
 {
 	const struct counters *c = &app->count;
-	double elapsed = seconds_since(&started);
+	double elapsed = clock_seconds_since(&started);
 	char ts[32];
 
 	fprintf(stderr, "oplog-apply: %" PRIu64 " entries read, %" PRIu64 " applied (i %" PRIu64

@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "clock.h"
 #include "cli.h"
 #include "conn.h"
 #include "die.h"
@@ -586,19 +587,10 @@ struct cursor {
 	uint64_t entries;	/* entries it delivered */
 };
 
-static double
-seconds_since(const struct timespec *then)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - then->tv_sec) + (double)(now.tv_nsec - then->tv_nsec) / 1e9;
-}
-
 static void
 progress_report(struct session *s, bool force)
 {
-	double elapsed = seconds_since(&s->reported);
+	double elapsed = clock_seconds_since(&s->reported);
 	char last[32];
 	long lag;
 
@@ -885,19 +877,11 @@ cursor_kill(struct session *s, struct cursor *cursor)
 	cursor->id = 0;
 }
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec pause = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&pause, NULL);	/* a signal cuts it short: fine */
-}
-
 /* Nothing new: pause before asking again, longer the longer it stays idle. */
 static void
 idle_pause(struct session *s)
 {
-	sleep_ms(s->idle_ms);
+	clock_sleep_ms(s->idle_ms);
 	s->idle_ms = s->idle_ms * 2 > opt.poll_ms ? opt.poll_ms : s->idle_ms * 2;
 	progress_report(s, false);
 }
@@ -971,10 +955,10 @@ tail(struct session *s)
 		if (end == CURSOR_CLOSED) {
 			lost_cursors = 0;
 			if (cursor.entries > 0 && !s->await) {
-				long took = (long)(seconds_since(&polled) * 1000);
+				long took = (long)(clock_seconds_since(&polled) * 1000);
 
 				s->idle_ms = IDLE_FIRST_MS;
-				sleep_ms(took < opt.poll_ms ? took : opt.poll_ms);
+				clock_sleep_ms(took < opt.poll_ms ? took : opt.poll_ms);
 			} else if (cursor.entries > 0)
 				s->idle_ms = IDLE_FIRST_MS;
 			else if (!s->done && !cli_stop) {

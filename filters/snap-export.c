@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cli.h"
 #include "conn.h"
 #include "die.h"
@@ -1278,21 +1279,6 @@ join_workers(pthread_t *threads)
 
 /* --- the writer ------------------------------------------------------- */
 
-static struct timespec
-deadline_in(long ms)
-{
-	struct timespec when;
-
-	clock_gettime(CLOCK_REALTIME, &when);
-	when.tv_sec += ms / 1000;
-	when.tv_nsec += (ms % 1000) * 1000000L;
-	if (when.tv_nsec >= 1000000000L) {
-		when.tv_sec++;
-		when.tv_nsec -= 1000000000L;
-	}
-	return when;
-}
-
 /* The next chunk, or NULL when the workers are gone and the queue empty. */
 static struct chunk *
 chunk_receive(void)
@@ -1302,7 +1288,7 @@ chunk_receive(void)
 
 	pthread_mutex_lock(&queue_mutex);
 	while (queue_head == NULL && workers_running > 0) {
-		deadline = deadline_in(1000);
+		deadline = clock_deadline(CLOCK_REALTIME, 1000);
 		pthread_cond_timedwait(&queue_changed, &queue_mutex, &deadline);
 		if (queue_head == NULL) {
 			pthread_mutex_unlock(&queue_mutex);
@@ -1395,7 +1381,7 @@ wait_for_workers(pthread_t *threads)
 
 	pthread_mutex_lock(&queue_mutex);
 	while (workers_running > 0) {
-		struct timespec deadline = deadline_in(1000);
+		struct timespec deadline = clock_deadline(CLOCK_REALTIME, 1000);
 
 		pthread_cond_timedwait(&queue_changed, &queue_mutex, &deadline);
 		pthread_mutex_unlock(&queue_mutex);

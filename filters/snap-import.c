@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "clock.h"
 #include "cli.h"
 #include "conn.h"
 #include "die.h"
@@ -441,21 +442,6 @@ task_done(struct task *task)
 	pthread_mutex_unlock(&queue_mutex);
 }
 
-static struct timespec
-deadline_in(long ms)
-{
-	struct timespec when;
-
-	clock_gettime(CLOCK_REALTIME, &when);
-	when.tv_sec += ms / 1000;
-	when.tv_nsec += (ms % 1000) * 1000000L;
-	if (when.tv_nsec >= 1000000000L) {
-		when.tv_sec++;
-		when.tv_nsec -= 1000000000L;
-	}
-	return when;
-}
-
 /* Send the current batch and wait until every task is done. */
 static void
 drain(void)
@@ -463,7 +449,7 @@ drain(void)
 	flush_batch();
 	pthread_mutex_lock(&queue_mutex);
 	while (queue_head != NULL || busy > 0) {
-		struct timespec deadline = deadline_in(1000);
+		struct timespec deadline = clock_deadline(CLOCK_REALTIME, 1000);
 
 		pthread_cond_timedwait(&queue_changed, &queue_mutex, &deadline);
 		pthread_mutex_unlock(&queue_mutex);
@@ -1136,12 +1122,6 @@ import_directory(const char *dir)
 
 /* --- progress ------------------------------------------------------------- */
 
-static double
-seconds_between(struct timespec from, struct timespec to)
-{
-	return (double)(to.tv_sec - from.tv_sec) + (double)(to.tv_nsec - from.tv_nsec) / 1e9;
-}
-
 static void
 report_progress(bool final)
 {
@@ -1160,7 +1140,7 @@ report_progress(bool final)
 		documents += atomic_load(&targets[k]->documents);
 		bytes += atomic_load(&targets[k]->bytes);
 	}
-	seconds = seconds_between(started, now);
+	seconds = clock_seconds_between(&started, &now);
 	fprintf(stderr, "snap-import: %s%llu documents, %.1f MB, %.0f docs/s\n",
 	    final ? "done: " : "", (unsigned long long)documents, (double)bytes / 1e6,
 	    seconds > 0 ? (double)documents / seconds : 0.0);
@@ -1168,7 +1148,7 @@ report_progress(bool final)
 		return;
 	for (k = 0; k < target_count; k++) {
 		struct target *target = targets[k];
-		double span = seconds_between(target->first, target->last);
+		double span = clock_seconds_between(&target->first, &target->last);
 		uint64_t count = atomic_load(&target->documents);
 
 		fprintf(stderr, "snap-import: %s: %llu documents, %.1f MB, %.0f docs/s\n",
