@@ -17,7 +17,7 @@
 
 #define MAX_NAMESPACES 64
 #define DUPLICATE_KEY 11000
-#define UPDATE_CHUNK 100
+#define UPDATE_CHUNK 50
 
 enum write_kind {
 	WRITE_INSERT,	/* i: an insert, a replacement where the _id exists */
@@ -550,7 +550,10 @@ execute_chunk(mongoc_collection_t *coll, const struct ns_batch *nb, const struct
 /*
  * Run the writes in bulks of at most UPDATE_CHUNK updates: FerretDB 1.24
  * takes time quadratic in the size of one update command (1000 upserts:
- * minutes; 10 times 100: seconds). Inserts and deletes go whole.
+ * minutes; 10 times 100: seconds), and each statement of one command
+ * holds one of its 100 SQLite connections until the command ends, so a
+ * command of about 100 statements waits for itself forever (seen at 100,
+ * not at 60). Inserts and deletes go whole.
  */
 static void
 execute(mongoc_client_t *client, const struct ns_batch *nb, const struct write *writes,
