@@ -34,7 +34,13 @@
 #include "stream.h"
 
 #define NS_SIZE 512
-#define BATCH_BYTES (16 * 1024 * 1024)
+/*
+ * Memory is bounded by batches: 2 queued per job, one in flight per job
+ * and one filling. 4 MiB each keeps --jobs 2 near 28 MiB of documents
+ * (the benchmarks saw 16 MiB batches grow past 60 MiB), and is still a
+ * large write for the server.
+ */
+#define BATCH_BYTES (4 * 1024 * 1024)
 #define ERROR_NAMESPACE_NOT_FOUND 26
 #define ERROR_NAMESPACE_EXISTS 48
 #define ERROR_DUPLICATE_KEY 11000
