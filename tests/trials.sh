@@ -12,7 +12,6 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-PATH=$root/bin:$PATH
 trials=50
 report=
 while getopts n:o: opt; do
@@ -36,6 +35,9 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+# A copy of the programs: a rebuild during a long run must not change them.
+cp -a "$root/bin" "$tmp/bin"
+PATH=$tmp/bin:$PATH
 if [[ -z ${OPLOGKIT_TEST_SOURCE_URI:-} || -z ${OPLOGKIT_TEST_TARGET_URI:-} ]]; then
 	export OPLOGKIT_SERVERS_DIR=$tmp/servers OPLOGKIT_OPLOG_MAX=5000 OPLOGKIT_CAPPED_CLEANUP=1s
 	uris=$("$root/tests/lib/servers.sh" start)
@@ -47,13 +49,14 @@ dst=$OPLOGKIT_TEST_TARGET_URI
 
 victims=(oplogkit-migrate oplog-read oplog-apply snap-import)
 
-# The pid of the running PROGRAM started for work dir W, if any.
+# The pid of the running PROGRAM started for work dir W by the migration
+# whose session is SID, if any.
 victim_pid() {
-	local program=$1 work=$2
+	local program=$1 work=$2 sid=$3
 	case $program in
 	oplog-read) cat "$work/reader.pid" 2>/dev/null ;;
 	oplog-apply) cat "$work/apply.pid" 2>/dev/null ;;
-	snap-import) pgrep -n -x snap-import ;;
+	snap-import) pgrep -s "$sid" -x snap-import ;;
 	esac
 }
 
@@ -69,11 +72,16 @@ trial() {
 	setsid oplogkit-migrate -w "$work/m" --name "$db" --ns "$db.*" "$src" "$dst" \
 		>"$work/run1.log" 2>&1 &
 	migrate=$!
+	if [[ $victim == snap-import ]]; then
+		# The copy is short: catch it while it runs, a little way in.
+		for _ in $(seq 1 400); do pgrep -s "$migrate" -x snap-import >/dev/null && break; sleep 0.02; done
+		after=0.$((RANDOM % 3))
+	fi
 	sleep "$after"
 	if [[ $victim == oplogkit-migrate ]]; then
 		kill -9 -- "-$migrate" 2>/dev/null && killed=yes
 	else
-		pid=$(victim_pid "$victim" "$work/m" || true)
+		pid=$(victim_pid "$victim" "$work/m" "$migrate" || true)
 		if [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; then killed=yes; fi
 	fi
 	wait "$migrate" 2>/dev/null || true
