@@ -139,7 +139,8 @@ usage(void)
 {
 	printf("usage: source-retire --since TS [--yes | --dry-run] [--ns GLOB] [--exclude GLOB]\n"
 	    "                     [--ns-regex RE] [--reverse-name NAME] [--fresh DUR]\n"
-	    "                     [--rechecks N] [--stop-cmd CMD] [--source-uri-file FILE]\n"
+	    "                     [--rechecks N] [--stop-cmd CMD] [--retry-for DUR]\n"
+	    "                     [--source-uri-file FILE]\n"
 	    "                     [--target-uri-file FILE] [--tls-ca-file FILE] [SOURCE TARGET]\n"
 	    "Drop the migrated namespaces from the old cluster (SOURCE) once it is safe:\n"
 	    "no writes there after the switch but the reverse stream's, and a final\n"
@@ -153,6 +154,7 @@ usage(void)
 	    "  --fresh DUR       a checkpoint this recent means it runs (60s)\n"
 	    "  --rechecks N      rechecks of differences still in flight (5)\n"
 	    "  --stop-cmd CMD    run before the first drop (sh -c), to stop the reverse stream\n"
+	    "  --retry-for DUR   retry a lost connection this long (60s)\n"
 	    "URIs default to $OPLOGKIT_SOURCE_URI and $OPLOGKIT_TARGET_URI.\n"
 	    "Exit 0 dropped (or would drop), 1 refused, 2 usage, 4 server error.\n");
 	exit(EXIT_DONE);
