@@ -76,7 +76,9 @@ static void plan_count(mongoc_client_t *source, struct plan *plan);
 static void plan_print(const struct plan *plan);
 static bool writes_check(mongoc_client_t *source, mongoc_client_t *target, struct plan *plan);
 static bool compare(const char *source_uri, const char *target_uri);
-static void drop_all(mongoc_client_t *source, const struct plan *plan);
+static bool drop_all(mongoc_client_t *source, const struct plan *plan);
+static int retire(mongoc_client_t *source, mongoc_client_t *target, struct plan *plan,
+    const char *source_uri, const char *target_uri);
 
 int
 main(int argc, char **argv)
@@ -85,6 +87,7 @@ main(int argc, char **argv)
 	mongoc_client_t *source, *target;
 	char *source_uri, *target_uri;
 	size_t k;
+	int status;
 
 	die_init(argv[0]);
 	opt.filter = ns_filter_new();
@@ -99,28 +102,7 @@ main(int argc, char **argv)
 	cli_catch_signals();
 
 	plan_list(source, &plan);
-	if (plan.count == 0) {
-		printf("nothing to retire: no selected namespace on the source\n");
-	} else if (!opt.yes && !opt.dry_run) {
-		plan_count(source, &plan);
-		plan_print(&plan);
-		fflush(stdout);
-		die(EXIT_DIFFERENT, "refused: give --yes to drop these %zu namespaces "
-		    "(%" PRId64 " documents), --dry-run to check first; nothing dropped",
-		    plan.count, plan.documents);
-	} else {
-		if (!writes_check(source, target, &plan) || !compare(source_uri, target_uri))
-			die(EXIT_DIFFERENT, "refused; nothing dropped");
-		if (opt.dry_run) {
-			/* Counted after the checks: what they compared, not what was there before. */
-			plan_count(source, &plan);
-			plan_print(&plan);
-			printf("dry run: %zu namespaces, %" PRId64 " documents; nothing dropped\n",
-			    plan.count, plan.documents);
-		} else {
-			drop_all(source, &plan);
-		}
-	}
+	status = retire(source, target, &plan, source_uri, target_uri);
 	for (k = 0; k < plan.count; k++)
 		free(plan.items[k].ns);
 	free(plan.items);
@@ -131,7 +113,39 @@ main(int argc, char **argv)
 	free(target_uri);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		die(EXIT_DIFFERENT, "stdout: write failed");
-	return EXIT_DONE;
+	return status;
+}
+
+/* Everything after the listing; a refusal returns EXIT_DIFFERENT, said on stderr. */
+static int
+retire(mongoc_client_t *source, mongoc_client_t *target, struct plan *plan,
+    const char *source_uri, const char *target_uri)
+{
+	if (plan->count == 0) {
+		printf("nothing to retire: no selected namespace on the source\n");
+		return EXIT_DONE;
+	}
+	if (!opt.yes && !opt.dry_run) {
+		plan_count(source, plan);
+		plan_print(plan);
+		fflush(stdout);
+		warnmsg("refused: give --yes to drop these %zu namespaces (%" PRId64 " documents), "
+		    "--dry-run to check first; nothing dropped", plan->count, plan->documents);
+		return EXIT_DIFFERENT;
+	}
+	if (!writes_check(source, target, plan) || !compare(source_uri, target_uri)) {
+		warnmsg("refused; nothing dropped");
+		return EXIT_DIFFERENT;
+	}
+	if (opt.dry_run) {
+		/* Counted after the checks: what they compared, not what was there before. */
+		plan_count(source, plan);
+		plan_print(plan);
+		printf("dry run: %zu namespaces, %" PRId64 " documents; nothing dropped\n",
+		    plan->count, plan->documents);
+		return EXIT_DONE;
+	}
+	return drop_all(source, plan) ? EXIT_DONE : EXIT_DIFFERENT;
 }
 
 static void
@@ -749,7 +763,7 @@ drop_one(mongoc_client_t *source, const char *ns, bson_error_t *error)
 	return ok;
 }
 
-static void
+static bool
 drop_all(mongoc_client_t *source, const struct plan *plan)
 {
 	int64_t documents, total = 0;
@@ -757,11 +771,15 @@ drop_all(mongoc_client_t *source, const struct plan *plan)
 	size_t k;
 	int status;
 
-	if (opt.stop_cmd != NULL && (status = run_shell("--stop-cmd", opt.stop_cmd)) != 0)
-		die(EXIT_DIFFERENT, "--stop-cmd failed (status %d): refused; nothing dropped", status);
+	if (opt.stop_cmd != NULL && (status = run_shell("--stop-cmd", opt.stop_cmd)) != 0) {
+		warnmsg("--stop-cmd failed (status %d): refused; nothing dropped", status);
+		return false;
+	}
 	for (k = 0; k < plan->count; k++) {
-		if (cli_stop)
-			die(EXIT_DIFFERENT, "interrupted after %zu of %zu namespaces", k, plan->count);
+		if (cli_stop) {
+			warnmsg("interrupted after %zu of %zu namespaces", k, plan->count);
+			return false;
+		}
 		/* Counted again: the reverse stream may have added some since the plan. */
 		documents = count_documents(source, plan->items[k].ns);
 		if (!drop_one(source, plan->items[k].ns, &error))
@@ -773,4 +791,5 @@ drop_all(mongoc_client_t *source, const struct plan *plan)
 		total += documents;
 	}
 	printf("retired %zu namespaces, %" PRId64 " documents\n", plan->count, total);
+	return true;
 }
