@@ -12,6 +12,26 @@ BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-90}
 
 COLLECTIONS="users orders events"
 
+# A pair of servers of this file's own, where tests/run manages FerretDB:
+# the suite's pair carries every earlier file's oplog by now, and on
+# FerretDB each look at the oplog (every poll of a reader, every lag and
+# switch ts) scans all of it. Servers given by the environment are used
+# as they are.
+setup_file() {
+	[[ -n ${OPLOGKIT_SERVERS_DIR:-} ]] || return 0
+	export OPLOGKIT_SERVERS_DIR=$BATS_FILE_TMPDIR/servers
+	local uris
+	uris=$("$ROOT/tests/lib/servers.sh" start)
+	OPLOGKIT_TEST_SOURCE_URI=$(sed -n 's/^OPLOGKIT_TEST_SOURCE_URI=//p' <<<"$uris")
+	OPLOGKIT_TEST_TARGET_URI=$(sed -n 's/^OPLOGKIT_TEST_TARGET_URI=//p' <<<"$uris")
+	export OPLOGKIT_TEST_SOURCE_URI OPLOGKIT_TEST_TARGET_URI
+}
+
+teardown_file() {
+	[[ ${OPLOGKIT_SERVERS_DIR:-} != "$BATS_FILE_TMPDIR/servers" ]] ||
+		"$ROOT/tests/lib/servers.sh" stop
+}
+
 setup() {
 	cd "$BATS_TEST_TMPDIR"
 	export TMPDIR=$BATS_TEST_TMPDIR
