@@ -82,7 +82,7 @@ assert_in_sync() {
 	assert_line --index 0 --partial 'oplog-read --now'
 	assert_line --regexp "^oplog-read --since 'T0' -o '$work/spool.bson' +-z "
 	assert_line --regexp "^snap-export --t0 'T0' --jobs 3 +--ns '$db\\.\\*'"
-	assert_line --regexp "snap-import --jobs 3 +--ns '$db\\.\\*'"
+	assert_line --regexp "snap-import --jobs 3 --progress +--ns '$db\\.\\*'"
 	assert_line --regexp "^oplog-apply --follow --resume --progress --name '$db' +--ns '$db\\.\\*' '$work/spool.bson'"
 	assert_line --regexp "^sync-check --lag-only --max-lag '1s' --name '$db'"
 	assert_line --regexp "^sync-check --name '$db' +--ns '$db\\.\\*'"

@@ -22,8 +22,8 @@ tools=${OPLOGKIT_TOOLS_DIR:-$root/build/plain/tools}
 oplog_bytes=$((256 * 1024 * 1024))
 # FerretDB reads its whole oplog for every query on it (no index on ts),
 # so a reader's cost grows with the entries kept. OPLOGKIT_OPLOG_MAX caps
-# them (FerretDB trims every OPLOGKIT_CAPPED_CLEANUP); the demo and the
-# benchmarks use it, the tests keep the whole history of the suite.
+# them (FerretDB trims every OPLOGKIT_CAPPED_CLEANUP); tests/run, the
+# demo and the benchmarks set it.
 oplog_max=${OPLOGKIT_OPLOG_MAX:-}
 capped_cleanup=${OPLOGKIT_CAPPED_CLEANUP:-1m}
 names=(source target)
