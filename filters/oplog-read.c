@@ -944,7 +944,10 @@ tail(struct session *s)
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
 	s->reported = s->started;
 	retry_init(&policy, opt.retry_for_ms);
-	s->done = (opt.has_count && opt.count == 0) || until_passed(s);
+	/* Not until_passed: its clock test is for an idle oplog, and the
+	 * entries up to a --until in the past are still to be read. */
+	s->done = (opt.has_count && opt.count == 0) ||
+	    (opt.has_until && ts_compare(s->last, opt.until) >= 0);
 	while (!s->done && !cli_stop) {
 		struct timespec polled;
 		enum cursor_end end;

@@ -346,3 +346,15 @@ trailer() { oplog-show "$1" | jq -c 'select(.o.msg == "oplogkit end") | .o'; }
 	run sh -c "ts_list() { :; }; '$ROOT/bin/oplog-show' '$spool' | jq -r 'select(.op != \"n\") | .ts[\"\$timestamp\"] | \"\(.t),\(.i)\"' | sort | uniq -d"
 	assert_output ''
 }
+
+@test "oplog-read --until a ts in the past reads the entries up to it, then stops" {
+	db=$(unique_db until_past)
+	since=$(newest)
+	insert "$db" '{"_id": 1}, {"_id": 2}, {"_id": 3}'
+	until=$(newest)
+	sleep 3	# past the idle-oplog clock test's 2 s
+	run timeout 30 oplog-read --since "$since" --until "$until" -o "$BATS_TEST_TMPDIR/spool.bson" "$SRC_URI"
+	assert_success
+	assert_equal "$(ts_list <"$BATS_TEST_TMPDIR/spool.bson")" "$(oplog_after "$since" | awk -F, -v t="${until%,*}" -v i="${until#*,}" '$1 < t || ($1 == t && $2 <= i)')"
+	assert_equal "$(ts_list <"$BATS_TEST_TMPDIR/spool.bson" | wc -l)" 3
+}
