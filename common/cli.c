@@ -26,6 +26,16 @@ cli_number(const char *option, const char *text)
 }
 
 long
+cli_range(const char *option, const char *text, long min, long max)
+{
+	long value = cli_number(option, text);
+
+	if (value < min || value > max)
+		die(EXIT_USAGE, "%s: must be %ld..%ld, not %ld", option, min, max, value);
+	return value;
+}
+
+long
 cli_duration_ms(const char *option, const char *text)
 {
 	static const struct {
@@ -51,6 +61,13 @@ cli_duration_ms(const char *option, const char *text)
 		return (long)(value * units[k].factor);
 	}
 	die(EXIT_USAGE, "%s: unknown unit in '%s' (use ms, s, m or h)", option, text);
+}
+
+void
+cli_require(bool parsed)
+{
+	if (!parsed)
+		exit(EXIT_USAGE);
 }
 
 int

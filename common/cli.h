@@ -11,8 +11,14 @@
 /* Parse a non-negative integer; exits EXIT_USAGE naming option on error. */
 long cli_number(const char *option, const char *text);
 
+/* cli_number, and within [min, max]; exits EXIT_USAGE naming option if not. */
+long cli_range(const char *option, const char *text, long min, long max);
+
 /* Parse a duration: "250ms", "2s", "1m", "1h", or bare seconds. In ms. */
 long cli_duration_ms(const char *option, const char *text);
+
+/* Exit EXIT_USAGE when a parser that printed its own message said no. */
+void cli_require(bool parsed);
 
 /* Parse an optional --zstd=LEVEL argument (NULL: the default level 3). */
 int cli_zstd_level(const char *text);

@@ -273,26 +273,19 @@ parse_options(int argc, char **argv)
 			opt.have_t0 = true;
 			break;
 		case 'n':
-			if (!ns_filter_include(selection, optarg))
-				exit(EXIT_USAGE);
+			cli_require(ns_filter_include(selection, optarg));
 			break;
 		case 'x':
-			if (!ns_filter_exclude(selection, optarg))
-				exit(EXIT_USAGE);
+			cli_require(ns_filter_exclude(selection, optarg));
 			break;
 		case 'r':
-			if (!ns_filter_include_regex(selection, optarg))
-				exit(EXIT_USAGE);
+			cli_require(ns_filter_include_regex(selection, optarg));
 			break;
 		case 'j':
-			opt.jobs = cli_number("--jobs", optarg);
-			if (opt.jobs < 1 || opt.jobs > 64)
-				die(EXIT_USAGE, "--jobs: must be 1..64, not %ld", opt.jobs);
+			opt.jobs = cli_range("--jobs", optarg, 1, 64);
 			break;
 		case 'C':
-			opt.chunk_docs = cli_number("--chunk-docs", optarg);
-			if (opt.chunk_docs < 1)
-				die(EXIT_USAGE, "--chunk-docs: must be at least 1");
+			opt.chunk_docs = cli_range("--chunk-docs", optarg, 1, LONG_MAX);
 			break;
 		case 'R':
 			opt.read_preference = optarg;

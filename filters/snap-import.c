@@ -15,6 +15,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -227,30 +228,22 @@ parse_options(int argc, char **argv, const char **input, const char **uri)
 			opt.drop = true;
 			break;
 		case 'n':
-			if (!ns_filter_include(selection, optarg))
-				exit(EXIT_USAGE);
+			cli_require(ns_filter_include(selection, optarg));
 			break;
 		case 'x':
-			if (!ns_filter_exclude(selection, optarg))
-				exit(EXIT_USAGE);
+			cli_require(ns_filter_exclude(selection, optarg));
 			break;
 		case 'r':
-			if (!ns_filter_include_regex(selection, optarg))
-				exit(EXIT_USAGE);
+			cli_require(ns_filter_include_regex(selection, optarg));
 			break;
 		case 'R':
-			if (!ns_filter_rename(selection, optarg))
-				exit(EXIT_USAGE);
+			cli_require(ns_filter_rename(selection, optarg));
 			break;
 		case 'j':
-			opt.jobs = cli_number("--jobs", optarg);
-			if (opt.jobs < 1 || opt.jobs > 64)
-				die(EXIT_USAGE, "--jobs: must be 1..64, not %ld", opt.jobs);
+			opt.jobs = cli_range("--jobs", optarg, 1, 64);
 			break;
 		case 'b':
-			opt.batch = cli_number("--batch", optarg);
-			if (opt.batch < 1)
-				die(EXIT_USAGE, "--batch: must be at least 1");
+			opt.batch = cli_range("--batch", optarg, 1, LONG_MAX);
 			break;
 		case 'I':
 			if (strchr(optarg, '.') == NULL || optarg[0] == '.')

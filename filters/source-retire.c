@@ -222,18 +222,15 @@ parse_options(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "hV", options, NULL)) != -1) {
 		switch (ch) {
 		case NS:
-			if (!ns_filter_include(opt.filter, optarg))
-				exit(EXIT_USAGE);
+			cli_require(ns_filter_include(opt.filter, optarg));
 			select_arg("--ns", optarg);
 			break;
 		case EXCLUDE:
-			if (!ns_filter_exclude(opt.filter, optarg))
-				exit(EXIT_USAGE);
+			cli_require(ns_filter_exclude(opt.filter, optarg));
 			select_arg("--exclude", optarg);
 			break;
 		case NS_REGEX:
-			if (!ns_filter_include_regex(opt.filter, optarg))
-				exit(EXIT_USAGE);
+			cli_require(ns_filter_include_regex(opt.filter, optarg));
 			select_arg("--ns-regex", optarg);
 			break;
 		case SINCE:

@@ -179,16 +179,13 @@ parse_options(int argc, char **argv, char **source_uri, char **target_uri)
 	while ((ch = getopt_long(argc, argv, "j:o:hV", options, NULL)) != -1) {
 		switch (ch) {
 		case NS:
-			if (!ns_filter_include(opt.filter, optarg))
-				exit(EXIT_USAGE);
+			cli_require(ns_filter_include(opt.filter, optarg));
 			break;
 		case EXCLUDE:
-			if (!ns_filter_exclude(opt.filter, optarg))
-				exit(EXIT_USAGE);
+			cli_require(ns_filter_exclude(opt.filter, optarg));
 			break;
 		case NS_REGEX:
-			if (!ns_filter_include_regex(opt.filter, optarg))
-				exit(EXIT_USAGE);
+			cli_require(ns_filter_include_regex(opt.filter, optarg));
 			break;
 		case 'j':
 			opt.jobs = cli_number("--jobs", optarg);
