@@ -676,6 +676,29 @@ replace_again(struct batch *batch, const struct ns_batch *nb, const size_t *list
 }
 
 /*
+ * Which of the n writes of a bulk failed on a duplicate key (to be run
+ * again alone); any other error ends the program. The caller frees it.
+ */
+static bool *
+duplicate_key_failures(const struct ns_batch *nb, const size_t *list, size_t n,
+    const struct outcome *out)
+{
+	bool *failed = xcalloc(n, sizeof(*failed));
+	size_t k;
+
+	for (k = 0; k < out->error_count; k++) {
+		uint32_t at = out->error_index[k];
+
+		if (at >= n)
+			die(EXIT_SERVER, "%s.%s: bulk write error at %u of %zu", nb->db, nb->coll, at, n);
+		if (out->error_code[k] != DUPLICATE_KEY)
+			die_write(nb, &nb->writes[list[at]], out->error_code[k], out->first_error);
+		failed[at] = true;
+	}
+	return failed;
+}
+
+/*
  * Inserts as plain inserts, which are cheap, where an upsert by _id
  * costs a lookup (on FerretDB 1.24, a scan of the collection). The
  * ones whose _id is already there, a replay's, become replacements.
@@ -683,23 +706,14 @@ replace_again(struct batch *batch, const struct ns_batch *nb, const size_t *list
 static void
 flush_inserts(struct batch *batch, const struct ns_batch *nb, size_t *list)
 {
-	size_t n = select_writes(nb, 1u << WRITE_INSERT, list), k;
+	size_t n = select_writes(nb, 1u << WRITE_INSERT, list);
 	struct outcome out;
 	bool *failed;
 
 	if (n == 0)
 		return;
 	execute(batch->client, nb, nb->writes, list, n, true, &out);
-	failed = xcalloc(n, sizeof(*failed));
-	for (k = 0; k < out.error_count; k++) {
-		uint32_t at = out.error_index[k];
-
-		if (at >= n)
-			die(EXIT_SERVER, "%s.%s: bulk write error at %u of %zu", nb->db, nb->coll, at, n);
-		if (out.error_code[k] != DUPLICATE_KEY)
-			die_write(nb, &nb->writes[list[at]], out.error_code[k], out.first_error);
-		failed[at] = true;
-	}
+	failed = duplicate_key_failures(nb, list, n, &out);
 	outcome_clear(&out);
 	replace_again(batch, nb, list, failed, n);
 	free(failed);
@@ -724,16 +738,7 @@ flush_plain(struct batch *batch, const struct ns_batch *nb, size_t *list)
 	if (n == 0)
 		return;
 	execute(batch->client, nb, nb->writes, list, n, true, &out);
-	failed = xcalloc(n, sizeof(*failed));
-	for (k = 0; k < out.error_count; k++) {
-		uint32_t at = out.error_index[k];
-
-		if (at >= n)
-			die(EXIT_SERVER, "%s.%s: bulk write error at %u of %zu", nb->db, nb->coll, at, n);
-		if (out.error_code[k] != DUPLICATE_KEY)
-			die_write(nb, &nb->writes[list[at]], out.error_code[k], out.first_error);
-		failed[at] = true;
-	}
+	failed = duplicate_key_failures(nb, list, n, &out);
 	for (k = 0; k < n; k++) {
 		const struct write *write = &nb->writes[list[k]];
 
