@@ -22,6 +22,8 @@ while getopts n:o: opt; do
 	esac
 done
 
+# kill -9 leaves libmongoc's /dev/shm/mongoc-PID counters behind: none.
+export MONGOC_DISABLE_SHM=1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/oplogkit-trials.XXXXXX")
 cleanup() {
 	pkill -9 -P $$ 2>/dev/null || true
