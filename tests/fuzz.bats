@@ -7,8 +7,9 @@
 
 load lib/helpers
 
+# clang is installed by scripts/setup: without it these tests fail, as
+# any missing tool of the suite must (a skip would hide it from CI).
 setup_file() {
-	command -v clang >/dev/null || skip "no clang"
 	make -C "$ROOT" -s fuzz >&2
 }
 
