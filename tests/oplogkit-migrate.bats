@@ -132,10 +132,13 @@ assert_in_sync() {
 	start_load 200 5
 	setsid oplogkit-migrate -w "$work" --name "$db" --ns "$db.*" "$SRC_URI" "$DST_URI" >out 2>&1 3>&- &
 	for ((i = 0; i < 300; i++)); do
-		grep -q '\[snapshot\]' out && [[ -s $work/reader.pid ]] && break
+		# The spool must hold the reader's header before the crash: a
+		# rerun resumes a spool only when it has one (else it tails anew).
+		grep -q '\[snapshot\]' out && [[ -s $work/reader.pid && -s $work/spool.bson ]] && break
 		sleep 0.1
 	done
 	grep -q '\[snapshot\]' out || fail "no snapshot phase: $(cat out)"
+	[[ -s $work/spool.bson ]] || fail "the reader wrote nothing into the spool: $(cat out)"
 	# A crash: the script, the reader and the export all die at once.
 	pgid=$(ps -o pgid= -p "$(cat "$work/reader.pid")" | tr -d ' ')
 	[[ -n $pgid && $pgid != "$(ps -o pgid= -p $$ | tr -d ' ')" ]] || fail "no process group of its own"
