@@ -179,18 +179,28 @@ path_pop(struct ctx *ctx, size_t old)
 
 /*
  * Walk a document's structure to a bounded depth before anything recurses
- * through it; libbson's bson_validate does not bound its own recursion.
+ * through it; libbson's bson_validate does not bound its own recursion,
+ * nor check that an embedded document ends with its NUL (then libbson
+ * cannot copy it, and the result could not be written).
  */
 static bool
 check_nesting(bson_iter_t *iter, int depth)
 {
 	bson_iter_t child;
+	const uint8_t *data = NULL;
+	uint32_t len = 0;
 
 	if (depth > MAX_BSON_NESTING)
 		return false;
 	while (bson_iter_next(iter)) {
-		if (!BSON_ITER_HOLDS_DOCUMENT(iter) && !BSON_ITER_HOLDS_ARRAY(iter))
+		if (BSON_ITER_HOLDS_DOCUMENT(iter))
+			bson_iter_document(iter, &len, &data);
+		else if (BSON_ITER_HOLDS_ARRAY(iter))
+			bson_iter_array(iter, &len, &data);
+		else
 			continue;
+		if (data == NULL || len < 5 || data[len - 1] != '\0')
+			return false;
 		if (!bson_iter_recurse(iter, &child) || !check_nesting(&child, depth + 1))
 			return false;
 	}
@@ -204,7 +214,8 @@ check_bson(struct ctx *ctx, const bson_t *bson, const char *what)
 	size_t offset;
 
 	if (!bson_iter_init(&iter, bson) || !check_nesting(&iter, 0))
-		return fail(ctx, "%s: corrupt or nested deeper than %d levels", what, MAX_BSON_NESTING);
+		return fail(ctx, "%s: corrupt (an embedded document without its NUL?) or nested "
+		    "deeper than %d levels", what, MAX_BSON_NESTING);
 	if (!bson_validate(bson, BSON_VALIDATE_NONE, &offset))
 		return fail(ctx, "%s: invalid BSON at byte %zu", what, offset);
 	return true;
@@ -474,6 +485,132 @@ array_next(struct ctx *ctx, struct array_reader *r, struct array_mod *mod)
 	return array_entry(ctx, r, mod) ? 1 : -1;
 }
 
+/*
+ * A b entry patches the bytes of a BinData field (MongoDB 8.0 writes them
+ * for time-series bucket columns): {o: offset, d: BinData}. mongod keeps
+ * the first o bytes of the field, appends d's bytes after them (dropping
+ * whatever followed) and keeps the field's own subtype; d's subtype is
+ * ignored. mongod reads o with getIntField (any number, cut to an int):
+ * here only a number that converts exactly is taken, and anything else in
+ * the entry is refused by name rather than guessed at.
+ */
+struct patch {
+	uint32_t offset;
+	const uint8_t *data;
+	uint32_t len;
+};
+
+/* A value's type, with its article, for messages. */
+static const char *
+type_name(bson_type_t type)
+{
+	switch (type) {
+	case BSON_TYPE_DOUBLE: return "a double";
+	case BSON_TYPE_UTF8: return "a string";
+	case BSON_TYPE_DOCUMENT: return "an object";
+	case BSON_TYPE_ARRAY: return "an array";
+	case BSON_TYPE_BINARY: return "a BinData";
+	case BSON_TYPE_BOOL: return "a bool";
+	case BSON_TYPE_NULL: return "null";
+	case BSON_TYPE_INT32: return "an int32";
+	case BSON_TYPE_INT64: return "an int64";
+	case BSON_TYPE_DECIMAL128: return "a decimal128";
+	default: return "a value of another type";
+	}
+}
+
+/* The offset o: a whole number from 0 to INT32_MAX, however it is typed. */
+static bool
+patch_offset(struct ctx *ctx, const bson_iter_t *iter, uint32_t *out)
+{
+	int64_t value;
+	double d;
+
+	switch (bson_iter_type(iter)) {
+	case BSON_TYPE_INT32:
+		value = bson_iter_int32(iter);
+		break;
+	case BSON_TYPE_INT64:
+		value = bson_iter_int64(iter);
+		break;
+	case BSON_TYPE_DOUBLE:
+		d = bson_iter_double(iter);
+		if (!(d >= 0 && d <= INT32_MAX) || d != (double)(int64_t)d)
+			return fail(ctx, "b entry offset o: %g is not a whole number from 0 to %d", d,
+			    INT32_MAX);
+		value = (int64_t)d;
+		break;
+	default:
+		return fail(ctx, "b entry offset o is %s, not a number",
+		    type_name(bson_iter_type(iter)));
+	}
+	if (value < 0 || value > INT32_MAX)
+		return fail(ctx, "b entry offset o: %" PRId64 " is out of range (0 to %d)", value,
+		    INT32_MAX);
+	*out = (uint32_t)value;
+	return true;
+}
+
+/* Read and check a b entry's value: exactly o and d, each once. */
+static bool
+patch_read(struct ctx *ctx, const bson_iter_t *entry, struct patch *p)
+{
+	bson_iter_t iter;
+	bson_subtype_t subtype;
+	bool has_offset = false, has_data = false;
+
+	memset(p, 0, sizeof(*p));
+	if (!BSON_ITER_HOLDS_DOCUMENT(entry))
+		return fail(ctx, "b entry is %s, not an object {o, d}",
+		    type_name(bson_iter_type(entry)));
+	if (!bson_iter_recurse(entry, &iter))
+		return fail(ctx, "b entry is corrupt");
+	while (bson_iter_next(&iter)) {
+		const char *key = bson_iter_key(&iter);
+
+		if (strcmp(key, "o") == 0 && !has_offset) {
+			if (!patch_offset(ctx, &iter, &p->offset))
+				return false;
+			has_offset = true;
+		} else if (strcmp(key, "d") == 0 && !has_data) {
+			if (!BSON_ITER_HOLDS_BINARY(&iter))
+				return fail(ctx, "b entry data d is %s, not BinData",
+				    type_name(bson_iter_type(&iter)));
+			bson_iter_binary(&iter, &subtype, &p->len, &p->data);
+			/* Its bytes hold a length of their own, which libbson hides and mongod keeps. */
+			if (subtype == BSON_SUBTYPE_BINARY_DEPRECATED)
+				return unsupported(ctx, "b entry data d has subtype 2 (old binary): "
+				    "not supported");
+			has_data = true;
+		} else {
+			return fail(ctx, "b entry has %s field \"%.64s\" (only o and d)",
+			    has_offset || has_data ? "a second or unknown" : "an unknown", key);
+		}
+	}
+	if (iter.err_off != 0)
+		return fail(ctx, "b entry is corrupt");
+	if (!has_offset)
+		return fail(ctx, "b entry has no offset o");
+	if (!has_data)
+		return fail(ctx, "b entry has no data d");
+	return true;
+}
+
+/* Check the b entry of change c, its message naming b.<field>. */
+static bool
+validate_patch(struct ctx *ctx, const struct change *c)
+{
+	struct patch p;
+	bson_iter_t value;
+	size_t old = path_push(ctx, "b", 1);
+	bool ok;
+
+	path_push(ctx, c->name, c->namelen);
+	ok = change_value(ctx, c, &value) && patch_read(ctx, &value, &p);
+	path_pop(ctx, old);
+	return ok;
+}
+
 /* Check one sub-diff (an s<field> or s<idx> value), object or array. */
 static bool validate_array(struct ctx *, const uint8_t *, uint32_t, int);
 
@@ -508,12 +645,9 @@ validate_object(struct ctx *ctx, const uint8_t *data, uint32_t len, int depth)
 	for (i = 0; ok && i < t.count; i++) {
 		struct change *c = &t.changes[i];
 
-		if (c->kind == KIND_BINARY) {
-			old = path_push(ctx, c->name, c->namelen);
-			ok = unsupported(ctx, "b (binary patch of a time-series column) is not supported");
-			path_pop(ctx, old);
-		}
-		if (c->kind != KIND_SUBDIFF)
+		if (c->kind == KIND_BINARY)
+			ok = validate_patch(ctx, c);
+		if (!ok || c->kind != KIND_SUBDIFF)
 			continue;
 		old = path_push(ctx, c->name - 1, c->keylen);
 		ok = change_value(ctx, c, &value) && validate_subdiff(ctx, &value, depth + 1);
@@ -617,6 +751,7 @@ apply_subdiff(struct ctx *ctx, bson_iter_t *pre, bson_iter_t *subdiff, bson_t *o
 	uint32_t len;
 	bson_iter_t child;
 	bson_t sub;
+	size_t old;
 	bool array, ok;
 
 	bson_iter_document(subdiff, &len, &data);
@@ -627,16 +762,73 @@ apply_subdiff(struct ctx *ctx, bson_iter_t *pre, bson_iter_t *subdiff, bson_t *o
 		return fail(ctx, "corrupt document");
 	if (!account(ctx, keylen + 7))
 		return false;
+	/* The document's path, for a message from below. */
+	old = path_push(ctx, key, keylen);
 	if (array) {
 		if (!bson_append_array_begin(out, key, (int)keylen, &sub))
 			return fail(ctx, "the result would be too large");
 		ok = apply_array(ctx, &child, data, len, &sub, depth + 1);
-		return bson_append_array_end(out, &sub) && ok;
+		ok = bson_append_array_end(out, &sub) && ok;
+	} else {
+		if (!bson_append_document_begin(out, key, (int)keylen, &sub))
+			return fail(ctx, "the result would be too large");
+		ok = apply_object(ctx, &child, data, len, &sub, depth + 1);
+		ok = bson_append_document_end(out, &sub) && ok;
 	}
-	if (!bson_append_document_begin(out, key, (int)keylen, &sub))
+	path_pop(ctx, old);
+	return ok;
+}
+
+/*
+ * The field key (pre: its value) meets a b entry. A field the document
+ * lacks stays absent: the walk over the pre-image never meets it. An
+ * offset past the value's end leaves it as it is: mongod takes that for a
+ * replay over a value a later entry shrank. A value that is not BinData
+ * makes mongod's applier fail the entry (it asserts the type), so it is
+ * refused here too, never patched by a guess.
+ */
+static bool
+apply_patch(struct ctx *ctx, bson_iter_t *pre, const struct change *c, bson_t *out, const char *key,
+    uint32_t keylen)
+{
+	struct patch p;
+	bson_iter_t value;
+	bson_subtype_t subtype;
+	const uint8_t *bytes;
+	uint32_t len, before;
+	uint8_t *joined;
+	size_t old;
+	bool ok;
+
+	if (!change_value(ctx, c, &value) || !patch_read(ctx, &value, &p))
+		return false;
+	if (!BSON_ITER_HOLDS_BINARY(pre)) {
+		old = path_push(ctx, key, keylen);
+		fail(ctx, "the document holds %s here, not BinData: its b entry cannot apply "
+		    "(mongod refuses it too)", type_name(bson_iter_type(pre)));
+		path_pop(ctx, old);
+		return false;
+	}
+	bson_iter_binary(pre, &subtype, &len, &bytes);
+	if (subtype == BSON_SUBTYPE_BINARY_DEPRECATED) {
+		old = path_push(ctx, key, keylen);
+		unsupported(ctx, "a b entry patching BinData of subtype 2 (old binary) is not supported");
+		path_pop(ctx, old);
+		return false;
+	}
+	if (p.offset > len)
+		return append_value(ctx, out, key, keylen, pre);
+	if ((size_t)p.offset + p.len > DIFF_MAX_DOCUMENT)
+		return fail(ctx, "the result would be larger than %d bytes", DIFF_MAX_DOCUMENT);
+	joined = xmalloc((size_t)p.offset + p.len + 1);
+	memcpy(joined, bytes, p.offset);
+	memcpy(joined + p.offset, p.data, p.len);
+	before = out->len;
+	ok = bson_append_binary(out, key, (int)keylen, subtype, joined, p.offset + p.len);
+	free(joined);
+	if (!ok)
 		return fail(ctx, "the result would be too large");
-	ok = apply_object(ctx, &child, data, len, &sub, depth + 1);
-	return bson_append_document_end(out, &sub) && ok;
+	return account(ctx, out->len - before);
 }
 
 /*
@@ -675,8 +867,9 @@ apply_object(struct ctx *ctx, bson_iter_t *pre, const uint8_t *data, uint32_t le
 			ok = change_value(ctx, c, &value) &&
 			    apply_subdiff(ctx, pre, &value, out, key, keylen, depth);
 			break;
-		default:
-			ok = fail(ctx, "b sections are not supported");
+		case KIND_BINARY:
+			ok = apply_patch(ctx, pre, c, out, key, keylen);
+			break;
 		}
 	}
 	for (i = 0; ok && i < t.count; i++) {
@@ -959,8 +1152,12 @@ walk_change(struct ctx *ctx, struct xlate *x, struct change *c, int depth)
 		if (is_array_diff(data, len))
 			return add_condition(ctx, x, COND_ARRAY) && walk_array(ctx, x, data, len);
 		return add_condition(ctx, x, COND_OBJECT) && walk_object(ctx, x, data, len, depth + 1);
+	case KIND_BINARY:
+		break;
 	}
-	return inexact(ctx, "at %.200s: b sections cannot be translated", x->path);
+	/* The result keeps bytes of the old value: no update operator can say that. */
+	return inexact(ctx, "at %.200s: a b entry patches bytes of a BinData value, which "
+	    "$set cannot say", x->path);
 }
 
 static bool

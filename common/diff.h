@@ -10,8 +10,11 @@
  *
  * D is a document of sections, in this order: d {field: false} deletes,
  * u {field: value} sets (in place if present, else appended), i {field:
- * value} inserts (appended), b {field: {o, d}} binary patches of time-series
- * columns (not supported here: refused), then s<field>: D' sub-diffs. D' is
+ * value} inserts (appended), b {field: {o: offset, d: BinData}} patches the
+ * bytes of a BinData field (MongoDB 8.0's time-series bucket columns: keep
+ * the first o bytes, then d's; the field keeps its subtype and its place;
+ * an o past the value's end, or a missing field, changes nothing), then
+ * s<field>: D' sub-diffs. D' is
  * an array diff when its first field is a: true; then l: N resizes (cut, or
  * pad with null), u<idx>: value sets an element (padding with null) and
  * s<idx>: D'' diffs an element.
@@ -20,7 +23,9 @@
  * diff_to_update(&d, &update, &filter, &error), run update on {_id, ...filter};
  * when that matches nothing, or diff_to_update says DIFF_ERROR_INEXACT,
  * read the document (missing: count and skip), diff_apply, replace it.
- * DIFF_ERROR_MALFORMED and DIFF_ERROR_UNSUPPORTED mean a bad entry.
+ * DIFF_ERROR_MALFORMED and DIFF_ERROR_UNSUPPORTED mean a bad entry. A diff
+ * with a b entry never translates (DIFF_ERROR_INEXACT): its result keeps
+ * bytes of the old value.
  * The translation's order rules are mongod's (the destination DESIGN.md
  * targets); another server's $set may order new fields differently.
  */
@@ -35,7 +40,7 @@
 #define DIFF_ERROR_DOMAIN	0x64696666	/* "diff" */
 #define DIFF_ERROR_MALFORMED	1	/* the diff is not a valid $v:2 diff */
 #define DIFF_ERROR_INEXACT	2	/* valid, but $set/$unset cannot say it exactly */
-#define DIFF_ERROR_UNSUPPORTED	3	/* valid, but holds a b section (see below) */
+#define DIFF_ERROR_UNSUPPORTED	3	/* valid, but this code does not apply it (a b entry of subtype 2) */
 
 /* The largest document a diff may produce (MongoDB's BSON user limit). */
 #define DIFF_MAX_DOCUMENT	(16 * 1024 * 1024)
@@ -61,9 +66,11 @@ bool diff_validate(const bson_t *diff, char *errbuf, size_t errsize);
  * would write the field twice); a sub-diff of a
  * missing field does nothing; a sub-diff whose field has the wrong type
  * (object vs array vs scalar) sets it to null, as does an array element
- * sub-diff past the end. out is always initialized (empty on failure);
- * the caller destroys it. False with a message on a malformed diff, a b
- * section, or a result over DIFF_MAX_DOCUMENT.
+ * sub-diff past the end; a b entry patches a BinData field as above. out
+ * is always initialized (empty on failure); the caller destroys it. False
+ * with a message on a malformed diff, a b entry whose field holds no
+ * BinData (mongod's applier fails the entry too) or BinData of subtype 2,
+ * or a result over DIFF_MAX_DOCUMENT.
  */
 bool diff_apply(const bson_t *doc, const bson_t *diff, bson_t *out, char *errbuf, size_t errsize);
 
@@ -85,8 +92,9 @@ bool diff_apply(const bson_t *doc, const bson_t *diff, bson_t *out, char *errbuf
  * empty, anything touching _id, new fields at one level whose listed order
  * is not mongod's sorted order (mongod appends new $set fields sorted by
  * name, numbers by value since 4.4: both orders must agree), an index past
- * 1000000 (mongod pads at most 1500000), or a diff that changes nothing. DIFF_ERROR_MALFORMED for a bad diff,
- * DIFF_ERROR_UNSUPPORTED for a b section.
+ * 1000000 (mongod pads at most 1500000), a b entry, or a diff that
+ * changes nothing. DIFF_ERROR_MALFORMED for a bad diff,
+ * DIFF_ERROR_UNSUPPORTED for a b entry of subtype 2.
  * update and filter are always initialized (empty on failure); the caller
  * destroys them. error may be NULL.
  */
