@@ -11,9 +11,11 @@
 #include "cli.h"
 #include "die.h"
 #include "entry.h"
+#include "extjson.h"
 #include "stream.h"
 
-enum format { CANONICAL, RELAXED };
+/* libbson's canonical, libbson's relaxed with exact int64, bsondump's exact text. */
+enum format { CANONICAL, RELAXED, BSONDUMP };
 
 /* Per-namespace counts; an open-addressing table that doubles when half full. */
 struct ns_count {
@@ -34,11 +36,13 @@ static const char op_names[] = "iudcn?";
 static void usage(void) __attribute__((noreturn));
 static void show_stream(stream_reader *, enum format, bool, struct stats *);
 static void print_stats(const struct stats *);
+static enum format parse_format(const char *);
 
 int
 main(int argc, char *argv[])
 {
 	static const struct option options[] = {
+		{ "format", required_argument, NULL, 'f' },
 		{ "relaxed", no_argument, NULL, 'r' },
 		{ "pretty", no_argument, NULL, 'p' },
 		{ "stats", no_argument, NULL, 's' },
@@ -52,15 +56,17 @@ main(int argc, char *argv[])
 	int ch, k;
 
 	die_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "rpshV", options, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "f:rpshV", options, NULL)) != -1) {
 		switch (ch) {
+		case 'f': format = parse_format(optarg); break;
 		case 'r': format = RELAXED; break;
 		case 'p': pretty = true; break;
 		case 's': want_stats = true; break;
 		case 'h': usage();
 		case 'V': cli_version();
 		default:
-			fprintf(stderr, "usage: oplog-show [--relaxed] [--pretty] [--stats] [FILE ...]\n");
+			fprintf(stderr, "usage: oplog-show [--format=canonical|relaxed|bsondump] [--relaxed] "
+			    "[--pretty] [--stats] [FILE ...]\n");
 			exit(EXIT_USAGE);
 		}
 	}
@@ -84,13 +90,30 @@ main(int argc, char *argv[])
 static void
 usage(void)
 {
-	printf("usage: oplog-show [--relaxed] [--pretty] [--stats] [FILE ...]\n"
+	printf("usage: oplog-show [--format=canonical|relaxed|bsondump] [--relaxed] [--pretty] "
+	    "[--stats] [FILE ...]\n"
 	    "Print an oplog stream as Extended JSON, one entry per line.\n"
-	    "  -r, --relaxed  relaxed Extended JSON instead of canonical\n"
-	    "  -p, --pretty   indent each entry over several lines\n"
-	    "  -s, --stats    count entries by op and namespace instead\n"
+	    "  -f, --format=F  canonical (default); relaxed: plain numbers, an int64\n"
+	    "                  past 2^53 as {\"$numberLong\": ...}; bsondump: the very\n"
+	    "                  text of MongoDB's bsondump (with --pretty, of --pretty)\n"
+	    "  -r, --relaxed   the same as --format=relaxed\n"
+	    "  -p, --pretty    indent each entry over several lines\n"
+	    "  -s, --stats     count entries by op and namespace instead\n"
 	    "Reads stdin without FILE; zstd streams are detected.\n");
 	exit(EXIT_DONE);
+}
+
+static enum format
+parse_format(const char *name)
+{
+	if (strcmp(name, "canonical") == 0)
+		return CANONICAL;
+	if (strcmp(name, "relaxed") == 0)
+		return RELAXED;
+	if (strcmp(name, "bsondump") == 0)
+		return BSONDUMP;
+	fprintf(stderr, "oplog-show: --format: \"%s\" is not canonical, relaxed or bsondump\n", name);
+	exit(EXIT_USAGE);
 }
 
 /* Re-indent one line of JSON; strings are copied untouched. */
@@ -158,9 +181,37 @@ static void
 print_entry(const stream_reader *reader, const bson_t *entry, enum format format, bool pretty)
 {
 	size_t length;
-	char *json = format == RELAXED ? bson_as_relaxed_extended_json(entry, &length)
-	    : bson_as_canonical_extended_json(entry, &length);
+	char *json, *indented;
 
+	switch (format) {
+	case BSONDUMP:
+		/* As bsondump, invalid UTF-8 shows as \ufffd: nothing is refused. */
+		json = extjson_bsondump(entry, &length);
+		if (json == NULL)
+			die(EXIT_BAD_STREAM, "%s: entry %" PRIu64 " at byte %" PRIu64 ": corrupt",
+			    stream_name(reader), stream_count(reader), stream_offset(reader));
+		if (extjson_depth(json) > EXTJSON_BSONDUMP_DEPTH) {
+			fflush(stdout);
+			warnmsg("%s: entry %" PRIu64 " at byte %" PRIu64 ": nests more than %d objects: "
+			    "left out, as bsondump leaves it out", stream_name(reader), stream_count(reader),
+			    stream_offset(reader), EXTJSON_BSONDUMP_DEPTH);
+			bson_free(json);
+			return;
+		}
+		if (pretty) {
+			indented = extjson_indent(json, &length);
+			bson_free(json);
+			json = indented;
+		}
+		puts(json);
+		bson_free(json);
+		return;
+	case RELAXED:
+		json = extjson_relaxed(entry, &length);
+		break;
+	default:
+		json = bson_as_canonical_extended_json(entry, &length);
+	}
 	if (json == NULL)
 		die_unprintable(reader);
 	if (pretty)

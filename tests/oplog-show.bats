@@ -1,11 +1,38 @@
 #!/usr/bin/env bats
-# oplog-show: streams as Extended JSON lines, and --stats.
+# oplog-show: streams as Extended JSON lines (libbson's canonical or
+# relaxed form, or bsondump's very text), and --stats.
 
 load lib/helpers
+bats_require_minimum_version 1.5.0
 
 setup() {
 	TD=$FIXTURES/mongo-tools/bsondump/testdata
 	RD=$FIXTURES/mongo-tools/mongorestore/testdata
+	# What MongoDB's bsondump printed for the same files (bsondump --quiet FILE),
+	# kept so the comparison holds without it; regenerate them with it.
+	EXPECTED=$ROOT/tests/data/bsondump
+	TOOLS=${OPLOGKIT_TOOLS_DIR:-$ROOT/build/plain/tools}
+}
+
+# MongoDB's bsondump, when `scripts/setup --peers` built it; else nothing.
+peer_bsondump() {
+	local bsondump=${OPLOGKIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/oplogkit}/peers/bsondump
+	[[ -x $bsondump ]] && echo "$bsondump"
+	return 0
+}
+
+# same_as_bsondump FILE EXPECTED [--pretty]: oplog-show's text is EXPECTED,
+# byte for byte, and so is bsondump's own when it is here.
+same_as_bsondump() {
+	local bsondump
+	oplog-show --format=bsondump $3 "$1" >"$BATS_TEST_TMPDIR/ours" ||
+		fail "oplog-show failed on $1"
+	cmp "$BATS_TEST_TMPDIR/ours" "$2" || fail "$1: oplog-show --format=bsondump $3 differs from $2"
+	bsondump=$(peer_bsondump)
+	if [[ -n $bsondump ]]; then
+		"$bsondump" --quiet $3 "$1" >"$BATS_TEST_TMPDIR/theirs"
+		cmp "$BATS_TEST_TMPDIR/theirs" "$2" || fail "$1: bsondump $3 no longer prints $2"
+	fi
 }
 
 @test "oplog-show prints every document of a BSON file as canonical Extended JSON, one per line" {
@@ -81,4 +108,50 @@ setup() {
 	run sh -c "'$MONGO_CMD' --dump-bson '$SRC_URI' local.oplog.rs | oplog-show --stats"
 	assert_success
 	assert_line --regexp "^$db\.c +1 +1 +1 +0 +0 +0 +[0-9]+$"
+}
+
+@test "oplog-show --format=bsondump prints byte for byte what MongoDB's bsondump prints" {
+	same_as_bsondump "$TD/all_types.bson" "$EXPECTED/all_types.json"
+	same_as_bsondump "$TD/all_in_one_doc.bson" "$EXPECTED/all_in_one_doc.json"
+	same_as_bsondump "$TD/sample.bson" "$EXPECTED/sample.json"
+	same_as_bsondump "$RD/oplogdump/oplog.bson" "$EXPECTED/oplog.json"
+	# Doubles as bsondump writes them, not libbson's 17 digits.
+	run grep -c '"ex":{"$numberDouble":"17.76"}' "$EXPECTED/all_types.json"
+	assert_output 1
+	# Every power of two, random doubles and decimals, every escape, every
+	# binary subtype, objects nested around bsondump's limit (tests/tools/gen-values.c).
+	"$TOOLS/gen-values" >"$BATS_TEST_TMPDIR/values.bson"
+	same_as_bsondump "$BATS_TEST_TMPDIR/values.bson" "$EXPECTED/values.json"
+}
+
+@test "oplog-show --format=bsondump --pretty is bsondump --pretty" {
+	same_as_bsondump "$TD/all_in_one_doc.bson" "$EXPECTED/all_in_one_doc.pretty.json" --pretty
+}
+
+@test "oplog-show --format=bsondump leaves out what bsondump leaves out (past 200 nested objects), saying so" {
+	run --separate-stderr oplog-show --format=bsondump "$TD/deep_nested.bson"
+	assert_success
+	assert_output ''
+	[[ $stderr == *"entry 1 at byte 0: nests more than 200 objects: left out, as bsondump leaves it out"* ]] ||
+		fail "no warning: $stderr"
+	# The default format shows it (as deep as libbson shows anything).
+	assert_equal "$(oplog-show "$TD/deep_nested.bson" | wc -l)" 1
+}
+
+@test "oplog-show --relaxed keeps an int64 past 2^53 exact for jq, as {\"\$numberLong\": ...}" {
+	echo '{"big": {"$numberLong": "9007199254740993"}, "neg": [{"$numberLong": "-9223372036854775808"}], "small": {"$numberLong": "12"}, "i": 5}' |
+		"$TOOLS/json2bson" >"$BATS_TEST_TMPDIR/big.bson"
+	run oplog-show --relaxed "$BATS_TEST_TMPDIR/big.bson"
+	assert_success
+	assert_equal "$(jq -r '.big["$numberLong"]' <<<"$output")" 9007199254740993
+	assert_equal "$(jq -r '.neg[0]["$numberLong"]' <<<"$output")" -9223372036854775808
+	# What a double holds exactly stays a plain number.
+	assert_equal "$(jq -c '[.small, .i]' <<<"$output")" '[12,5]'
+	assert_equal "$(oplog-show --format=relaxed "$BATS_TEST_TMPDIR/big.bson")" "$output"
+}
+
+@test "oplog-show --format with an unknown name exits 2 and names the formats" {
+	run oplog-show --format=yaml "$TD/sample.bson"
+	assert_failure 2
+	assert_output --partial 'is not canonical, relaxed or bsondump'
 }
