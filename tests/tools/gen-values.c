@@ -124,10 +124,12 @@ gen_doubles(int scale)
 	emit_doubles("double bits", values, count);
 	for (k = 0; k < count; k++) {
 		char text[64];
+		/* One call per statement: C leaves the order within an expression open. */
+		uint64_t digits = next_random() % 100000000;
+		int scale10 = (int)(next_random() % 60) - 30;
 
 		/* a few digits at a random scale: what applications store */
-		snprintf(text, sizeof(text), "%" PRIu64 "e%d", next_random() % 100000000,
-		    (int)(next_random() % 60) - 30);
+		snprintf(text, sizeof(text), "%" PRIu64 "e%d", digits, scale10);
 		values[k] = strtod(text, NULL);
 	}
 	emit_doubles("double decimals", values, count);
@@ -167,10 +169,15 @@ gen_decimals(int scale)
 		 * (under 10^34: canonical). Values bsondump cannot read back, it
 		 * does not print (it leaves out the whole document).
 		 */
-		dec.high = (next_random() & 0x8000000000000000ULL) |
-		    (uint64_t)(6176 + (int)(next_random() % 80) - 40) << 49 |
-		    (next_random() & 0x0000ffffffffffffULL) >> (next_random() % 49);
-		dec.low = next_random() >> (next_random() % 64);
+		uint64_t sign = next_random() & 0x8000000000000000ULL;
+		uint64_t exponent = (uint64_t)(6176 + (int)(next_random() % 80) - 40);
+		uint64_t high = next_random() & 0x0000ffffffffffffULL;
+		uint64_t high_shift = next_random() % 49;
+		uint64_t low = next_random();
+		uint64_t low_shift = next_random() % 64;
+
+		dec.high = sign | exponent << 49 | high >> high_shift;
+		dec.low = low >> low_shift;
 		snprintf(key, sizeof(key), "%zu", k);
 		BSON_APPEND_DECIMAL128(&arr, key, &dec);
 	}
