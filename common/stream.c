@@ -474,6 +474,15 @@ stream_close(stream_reader *reader)
 
 /* --- writing --- */
 
+void
+stream_refuse_tty(const char *path)
+{
+	if (path != NULL || !isatty(STDOUT_FILENO))
+		return;
+	die(EXIT_USAGE, "stdout is a terminal: not writing a binary stream to it "
+	    "(redirect it to a file or a pipe, name a file with -o FILE, or insist with -o -)");
+}
+
 stream_writer *
 stream_create(const char *path, int zstd_level, bool append)
 {

@@ -88,6 +88,14 @@ void stream_close(stream_reader *reader);
  */
 stream_writer *stream_create(const char *path, int zstd_level, bool append);
 
+/*
+ * Refuse, as zstd does, to pour a binary stream onto a terminal: when path
+ * is NULL (stdout, because no output was named) and stdout is a terminal,
+ * say so and how to insist, and exit 2. "-" is the user insisting ("-o -").
+ * Programs call it right after reading their options, before any work.
+ */
+void stream_refuse_tty(const char *path);
+
 /* Write one document. Returns false with a message printed on failure. */
 bool stream_write(stream_writer *writer, const bson_t *entry);
 

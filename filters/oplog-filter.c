@@ -69,6 +69,7 @@ main(int argc, char *argv[])
 	die_init(argv[0]);
 	opt.filter = ns_filter_new();
 	parse_options(argc, argv);
+	stream_refuse_tty(opt.output);
 	/* SIGINT/SIGTERM end the input early, the output whole: zstd frame closed. */
 	cli_catch_signals();
 	run.out = stream_create(opt.output, opt.zstd_level, false);

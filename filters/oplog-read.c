@@ -115,6 +115,8 @@ main(int argc, char **argv)
 
 	die_init(argv[0]);
 	parse_options(argc, argv);
+	if (!opt.now)
+		stream_refuse_tty(opt.resume != NULL ? opt.resume : opt.output);
 	uri = conn_uri_resolve(optind < argc ? argv[optind] : NULL, opt.uri_file,
 	    "OPLOGKIT_SOURCE_URI");
 	memset(&session, 0, sizeof(session));

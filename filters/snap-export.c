@@ -136,6 +136,8 @@ main(int argc, char **argv)
 	selection = ns_filter_new();
 	ns_filter_use_defaults(selection);
 	parse_options(argc, argv);
+	if (!opt.directory)
+		stream_refuse_tty(opt.output);
 	uri = conn_uri_resolve(optind < argc ? argv[optind] : NULL, opt.uri_file,
 	    "OPLOGKIT_SOURCE_URI");
 	conn_mask(uri, source, sizeof(source));

@@ -241,3 +241,24 @@ txn_case() { jq -c --arg c "$1" '.[$c].ops[]' "$TXN" | "$JSON_TO_BSON"; }
 	assert_failure
 	assert_output --partial "missing.bson"
 }
+
+@test "a binary stream is never written to a terminal: exit 2 at once unless -o - insists" {
+	# script(1) gives the programs a terminal as stdout.
+	tty_run() { script -qec "$1; echo \"status \$?\"" /dev/null </dev/null; }
+	run tty_run "oplog-filter '$TD/sample.bson'"
+	assert_output --partial 'oplog-filter: stdout is a terminal: not writing a binary stream to it'
+	assert_output --partial 'status 2'
+	# Refused before any connection is tried: no server at this port.
+	run tty_run "oplog-read 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=100'"
+	assert_output --partial 'oplog-read: stdout is a terminal'
+	assert_output --partial 'status 2'
+	run tty_run "snap-export 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=100'"
+	assert_output --partial 'snap-export: stdout is a terminal'
+	assert_output --partial 'status 2'
+	# -o - insists; a pipe or a file needs nothing.
+	run tty_run "oplog-filter -o - '$TD/sample.bson' >/dev/null"
+	assert_output --partial 'status 0'
+	run tty_run "oplog-filter -o - '$TD/sample.bson' | wc -c"
+	assert_output --partial "$(stat -c %s "$TD/sample.bson")"
+	oplog-filter "$TD/sample.bson" | cmp - "$TD/sample.bson"
+}
