@@ -13,8 +13,8 @@
 # oplog-show --relaxed prints one entry per line as relaxed Extended JSON,
 # which reads naturally in jq: numbers are numbers, a ts is
 # {"$timestamp": {"t": SECONDS, "i": ORDINAL}}, a date {"$date": "..."}.
-# jq keeps numbers as doubles: if 64-bit values above 2^53 matter, use
-# canonical JSON (oplog-show without --relaxed), where they are strings.
+# jq keeps numbers as doubles, so an int64 beyond 2^53 (which a double
+# would round) stays {"$numberLong": "..."}, its digits in a string.
 #
 # A bad stream: oplog-show names the entry and byte offset on stderr and
 # exits 3; jq has seen the entries before it. sh has no pipefail, so show()
