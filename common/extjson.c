@@ -25,6 +25,7 @@
 struct out {
 	char *data;
 	size_t len, cap;
+	bool unreadable;	/* bsondump could not read this text back */
 };
 
 static void
@@ -163,7 +164,7 @@ out_regex_options(struct out *o, const char *options)
 	size_t n = strlen(options), count = 0, i, j, size;
 	int32_t *runes = xcalloc(n + 1, sizeof(*runes)), swap;
 	char utf8[4];
-	struct out sorted = { NULL, 0, 0 };
+	struct out sorted = { NULL, 0, 0, false };
 
 	for (i = 0; i < n; i += size) {
 		int32_t rune = decode_rune((const uint8_t *)options + i, n - i, &size);
@@ -203,6 +204,30 @@ out_regex_options(struct out *o, const char *options)
 	out_string(o, sorted.data, sorted.len);
 	bson_free(sorted.data);
 	free(runes);
+}
+
+/*
+ * Whether text, written between quotes without escapes, reads back as a
+ * JSON string in Go's scanner: no bare quote, and each backslash starts
+ * an escape it knows (\" \\ \/ \b \f \n \r \t \uXXXX) inside text. Control
+ * bytes pass: that scanner takes them as they are.
+ */
+static bool
+reads_back_raw(const char *text, uint32_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i < len; i++) {
+		if (text[i] == '"')
+			return false;
+		if (text[i] != '\\')
+			continue;
+		if (++i >= len || strchr("\"\\/bfnrtu", text[i]) == NULL || text[i] == '\0')
+			return false;
+		if (text[i] == 'u' && (i += 4) >= len)
+			return false;
+	}
+	return true;
 }
 
 /* Standard base64 with padding, as Go's base64.StdEncoding. */
@@ -324,6 +349,8 @@ out_value(struct out *o, bson_iter_t *iter, bool *ok)
 		bson_iter_dbpointer(iter, &len, &text, &oid);
 		out_str(o, "{\"$dbPointer\":{\"$ref\":\"");
 		out_put(o, text, len);	/* Go writes the namespace unescaped */
+		if (!reads_back_raw(text, len))
+			o->unreadable = true;
 		bson_oid_to_string(oid, buf);
 		out_str(o, "\",\"$id\":{\"$oid\":\"");
 		out_str(o, buf);
@@ -413,9 +440,9 @@ out_array(struct out *o, bson_iter_t *iter, bool *ok)
 }
 
 char *
-extjson_bsondump(const bson_t *doc, size_t *length)
+extjson_bsondump(const bson_t *doc, size_t *length, bool *left_out)
 {
-	struct out o = { NULL, 0, 0 };
+	struct out o = { NULL, 0, 0, false };
 	bson_iter_t iter;
 	bool ok = true;
 
@@ -428,19 +455,21 @@ extjson_bsondump(const bson_t *doc, size_t *length)
 	}
 	if (length != NULL)
 		*length = o.len;
+	if (left_out != NULL)
+		*left_out = o.unreadable || extjson_depth(o.data, o.len) > EXTJSON_BSONDUMP_DEPTH;
 	return o.data;
 }
 
 int
-extjson_depth(const char *json)
+extjson_depth(const char *json, size_t len)
 {
 	bool in_string = false;
 	int depth = 0, deepest = 0;
-	const char *p;
+	const char *p, *end = json + len;
 
-	for (p = json; *p != '\0'; p++) {
+	for (p = json; p < end; p++) {
 		if (in_string) {
-			if (*p == '\\' && p[1] != '\0')
+			if (*p == '\\' && p + 1 < end)
 				p++;
 			else if (*p == '"')
 				in_string = false;
@@ -464,22 +493,22 @@ out_newline(struct out *o, int depth)
 }
 
 char *
-extjson_indent(const char *json, size_t *length)
+extjson_indent(const char *json, size_t len, size_t *length)
 {
-	struct out o = { NULL, 0, 0 };
+	struct out o = { NULL, 0, 0, false };
 	bool in_string = false, need_indent = false;
 	int depth = 0;
-	const char *p;
+	const char *p, *end = json + len;
 
 	out_put(&o, "", 0);
-	for (p = json; *p != '\0'; p++) {
+	for (p = json; p < end; p++) {
 		if (need_indent && (in_string || (*p != '}' && *p != ']'))) {
 			need_indent = false;
 			out_newline(&o, ++depth);
 		}
 		if (in_string) {
 			out_char(&o, *p);
-			if (*p == '\\' && p[1] != '\0')
+			if (*p == '\\' && p + 1 < end)
 				out_char(&o, *++p);
 			else if (*p == '"')
 				in_string = false;

@@ -17,11 +17,15 @@
 #include <stddef.h>
 
 /*
- * doc as bsondump prints it, one line without its newline. Every string
- * returned here is freed with bson_free, as libbson's own. NULL when doc
- * is corrupt (libbson's iterator stops early).
+ * doc as bsondump prints it, one line without its newline, *length bytes
+ * (a DBPointer's namespace goes out raw, NUL bytes too, as bsondump writes
+ * it). Every string returned here is freed with bson_free, as libbson's
+ * own. NULL when doc is corrupt (libbson's iterator stops early).
+ * *left_out (if not NULL) says bsondump prints nothing for doc: it reads
+ * each line back and leaves out one it cannot read, nested too deep (see
+ * below) or with a DBPointer namespace that breaks its JSON string.
  */
-char *extjson_bsondump(const bson_t *doc, size_t *length);
+char *extjson_bsondump(const bson_t *doc, size_t *length, bool *left_out);
 
 /*
  * bsondump reads each line back before printing it, and prints nothing for
@@ -30,8 +34,8 @@ char *extjson_bsondump(const bson_t *doc, size_t *length);
  */
 #define EXTJSON_BSONDUMP_DEPTH	200
 
-/* How deep objects nest in json, as bsondump's reader counts them. */
-int extjson_depth(const char *json);
+/* How deep objects nest in json (len bytes), as bsondump's reader counts them. */
+int extjson_depth(const char *json, size_t len);
 
 /*
  * json (as extjson_bsondump writes it) indented as bsondump --pretty does
@@ -39,7 +43,7 @@ int extjson_depth(const char *json);
  * each opening bracket and comma, ": " after a key, "{}" and "[]" kept
  * whole.
  */
-char *extjson_indent(const char *json, size_t *length);
+char *extjson_indent(const char *json, size_t len, size_t *length);
 
 /*
  * The shortest text that reads back as d, formatted as Go's

@@ -182,28 +182,32 @@ print_entry(const stream_reader *reader, const bson_t *entry, enum format format
 {
 	size_t length;
 	char *json, *indented;
+	bool left_out;
 
 	switch (format) {
 	case BSONDUMP:
 		/* As bsondump, invalid UTF-8 shows as \ufffd: nothing is refused. */
-		json = extjson_bsondump(entry, &length);
+		json = extjson_bsondump(entry, &length, &left_out);
 		if (json == NULL)
 			die(EXIT_BAD_STREAM, "%s: entry %" PRIu64 " at byte %" PRIu64 ": corrupt",
 			    stream_name(reader), stream_count(reader), stream_offset(reader));
-		if (extjson_depth(json) > EXTJSON_BSONDUMP_DEPTH) {
+		if (left_out) {
 			fflush(stdout);
-			warnmsg("%s: entry %" PRIu64 " at byte %" PRIu64 ": nests more than %d objects: "
-			    "left out, as bsondump leaves it out", stream_name(reader), stream_count(reader),
+			warnmsg("%s: entry %" PRIu64 " at byte %" PRIu64 ": nests more than %d objects or "
+			    "holds a DBPointer namespace bsondump cannot read back: left out, as bsondump "
+			    "leaves it out", stream_name(reader), stream_count(reader),
 			    stream_offset(reader), EXTJSON_BSONDUMP_DEPTH);
 			bson_free(json);
 			return;
 		}
 		if (pretty) {
-			indented = extjson_indent(json, &length);
+			indented = extjson_indent(json, length, &length);
 			bson_free(json);
 			json = indented;
 		}
-		puts(json);
+		/* By length: a DBPointer namespace may hold NUL, and bsondump writes it. */
+		fwrite(json, 1, length, stdout);
+		putchar('\n');
 		bson_free(json);
 		return;
 	case RELAXED:

@@ -36,6 +36,10 @@ fuzz() {
 	fuzz fuzz_diff
 }
 
+@test "fuzz: oplog-show's bsondump text reads back its doubles and indents without changing a byte" {
+	fuzz fuzz_extjson
+}
+
 @test "fuzz: timestamp, duration, number and zstd level arguments parse without undefined behaviour" {
 	fuzz fuzz_args
 }

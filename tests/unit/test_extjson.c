@@ -79,9 +79,15 @@ test_doubles(void)
 static void
 bsondump_is(const char *name, const bson_t *doc, const char *expected)
 {
-	char *json = extjson_bsondump(doc, NULL);
+	bool left_out = true;
+	char *json = extjson_bsondump(doc, NULL, &left_out);
 
 	expect_text(name, json, expected);
+	checks++;
+	if (left_out) {
+		fprintf(stderr, "FAIL %s: said to be left out\n", name);
+		failures++;
+	}
 	bson_free(json);
 }
 
@@ -160,19 +166,78 @@ test_indent(void)
 {
 	char *out;
 
-	out = extjson_indent("{\"a\":{\"b\":[1,{}],\"c\":[]},\"s\":\"{,:[\\\"\"}", NULL);
+	const char *json = "{\"a\":{\"b\":[1,{}],\"c\":[]},\"s\":\"{,:[\\\"\"}";
+
+	out = extjson_indent(json, strlen(json), NULL);
 	expect_text("indent", out,
 	    "{\n\t\"a\": {\n\t\t\"b\": [\n\t\t\t1,\n\t\t\t{}\n\t\t],\n\t\t\"c\": []\n\t},\n"
 	    "\t\"s\": \"{,:[\\\"\"\n}");
 	bson_free(out);
-	out = extjson_indent("{}", NULL);
+	out = extjson_indent("{}", 2, NULL);
 	expect_text("indent of {}", out, "{}");
 	bson_free(out);
 	checks++;
-	if (extjson_depth("{\"a\":[{\"b\":{\"$numberInt\":\"1\"}}],\"s\":\"{{{{\"}") != 3) {
+	json = "{\"a\":[{\"b\":{\"$numberInt\":\"1\"}}],\"s\":\"{{{{\"}";
+	if (extjson_depth(json, strlen(json)) != 3) {
 		fprintf(stderr, "FAIL depth: arrays and strings do not count, wrappers do\n");
 		failures++;
 	}
+}
+
+/*
+ * bsondump writes a DBPointer's namespace unescaped, then reads its line
+ * back: what breaks that JSON string, it leaves out; the rest it prints.
+ */
+static void
+pointer_left_out(const char *ns, size_t len, bool expected)
+{
+	static const uint8_t oid[12] = { 0x50, 0x7f, 0x1f, 0x77, 0xbc, 0xf8, 0x6c, 0xd7, 0x99, 0x43, 0x90, 0x11 };
+	uint8_t raw[128];
+	uint32_t total, string_len = (uint32_t)len + 1;
+	size_t at = 4;
+	bool left_out = !expected;
+	bson_t *doc;
+	char *json;
+
+	/* {p: DBPointer(ns, oid)} by hand: libbson's append would stop at a NUL. */
+	raw[at++] = BSON_TYPE_DBPOINTER;
+	raw[at++] = 'p';
+	raw[at++] = 0;
+	memcpy(raw + at, &string_len, 4);
+	at += 4;
+	memcpy(raw + at, ns, len);
+	at += len;
+	raw[at++] = 0;
+	memcpy(raw + at, oid, sizeof(oid));
+	at += sizeof(oid);
+	raw[at++] = 0;
+	total = (uint32_t)at;
+	memcpy(raw, &total, 4);
+	doc = bson_new_from_data(raw, at);
+	json = doc != NULL ? extjson_bsondump(doc, NULL, &left_out) : NULL;
+	checks++;
+	if (json == NULL || left_out != expected) {
+		fprintf(stderr, "FAIL namespace %.*s: left out %d, expected %d\n", (int)len, ns,
+		    (int)left_out, (int)expected);
+		failures++;
+	}
+	bson_free(json);
+	if (doc != NULL)
+		bson_destroy(doc);
+}
+
+static void
+test_pointers(void)
+{
+	pointer_left_out("db.c", 4, false);
+	pointer_left_out("a\nb", 3, false);	/* a raw control byte: Go's scanner takes it */
+	pointer_left_out("a\0b", 3, false);
+	pointer_left_out("a\\nb", 4, false);	/* a known escape */
+	pointer_left_out("a\\\"b", 4, false);
+	pointer_left_out("a\"b", 3, true);
+	pointer_left_out("a\\qb", 4, true);
+	pointer_left_out("ab\\", 3, true);
+	pointer_left_out("a\\u12", 5, true);
 }
 
 static void
@@ -204,6 +269,7 @@ main(int argc, char **argv)
 	test_values();
 	test_strings();
 	test_indent();
+	test_pointers();
 	test_relaxed();
 	if (failures > 0) {
 		fprintf(stderr, "test_extjson: %d of %d checks failed\n", failures, checks);
