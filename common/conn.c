@@ -13,10 +13,20 @@
 #include "cli.h"
 #include "conn.h"
 #include "die.h"
+#include "reach.h"
 
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
 #define DEFAULT_RETRY_FOR_MS 60000
+
+/*
+ * Retrying is said, not silent: the first failure of an outage at once,
+ * then a line every REPORT_EVERY_MS (a fifth of the budget, so a short
+ * budget says something too, but at most 30 s), whoever is retrying.
+ */
+#define REPORT_EVERY_MAX_MS 30000
+#define REPORT_EVERY_MIN_MS 1000
+#define REPORTS_KEPT 8
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static long default_retry_for_ms = DEFAULT_RETRY_FOR_MS;
@@ -138,6 +148,65 @@ limit_server_selection(mongoc_uri_t *uri)
 	mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, (int32_t)budget);
 }
 
+/*
+ * A host that takes the connection and never answers (a firewall that
+ * drops, a hung server) holds each attempt for connectTimeoutMS, 10 s by
+ * default: oplog-read --now --retry-for 3s took 13 s. Unless the URI says
+ * otherwise, an attempt gets at most half the budget (at least 1 s), so
+ * a short budget sees two attempts and ends on time.
+ */
+static void
+limit_connect(mongoc_uri_t *uri)
+{
+	long limit = conn_retry_for() / 2;
+
+	if (mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS) || limit >= 10000)
+		return;
+	if (limit < 1000)
+		limit = 1000;
+	mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, (int32_t)limit);
+}
+
+/*
+ * The hosts of the URIs opened, for a failure whose message names none
+ * (a connection dropped mid-command): "" before any, NULL once two
+ * different lists were opened (then "the server" is all we can say).
+ */
+static pthread_mutex_t hosts_lock = PTHREAD_MUTEX_INITIALIZER;
+static char opened_hosts[512];
+static bool opened_several;
+
+static void
+hosts_of(const mongoc_uri_t *uri, char *out, size_t size)
+{
+	const mongoc_host_list_t *host;
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (host = mongoc_uri_get_hosts(uri); host != NULL && used < size; host = host->next) {
+		int n = snprintf(out + used, size - used, "%s%s", used > 0 ? "," : "",
+		    host->host_and_port);
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+static void
+hosts_remember(const mongoc_uri_t *uri)
+{
+	char hosts[sizeof(opened_hosts)];
+
+	hosts_of(uri, hosts, sizeof(hosts));
+	pthread_mutex_lock(&hosts_lock);
+	if (opened_hosts[0] == '\0')
+		snprintf(opened_hosts, sizeof(opened_hosts), "%s", hosts);
+	else if (strcmp(opened_hosts, hosts) != 0)
+		opened_several = true;
+	pthread_mutex_unlock(&hosts_lock);
+}
+
 /* Parse uri_text and add the app name and TLS options every connection gets. */
 static mongoc_uri_t *
 uri_prepare(const char *uri_text, const char *tls_ca_file)
@@ -161,6 +230,8 @@ uri_prepare(const char *uri_text, const char *tls_ca_file)
 	}
 	check_tls_files(uri);
 	limit_server_selection(uri);
+	limit_connect(uri);
+	hosts_remember(uri);
 	return uri;
 }
 
@@ -275,9 +346,104 @@ conn_error_transient(const bson_error_t *error)
 }
 
 bool
+conn_describe(const bson_error_t *error, mongoc_client_t *client, char *out, size_t size)
+{
+	char hosts[sizeof(opened_hosts)];
+
+	if (client != NULL) {
+		hosts_of(mongoc_client_get_uri(client), hosts, sizeof(hosts));
+	} else {
+		pthread_mutex_lock(&hosts_lock);
+		snprintf(hosts, sizeof(hosts), "%s", opened_several ? "" : opened_hosts);
+		pthread_mutex_unlock(&hosts_lock);
+	}
+	return reach_describe(error, hosts, out, size);
+}
+
+static long
+report_every_ms(long budget_ms)
+{
+	long every = budget_ms / 5;
+
+	if (every < REPORT_EVERY_MIN_MS)
+		return REPORT_EVERY_MIN_MS;
+	return every > REPORT_EVERY_MAX_MS ? REPORT_EVERY_MAX_MS : every;
+}
+
+/*
+ * Whether a failure is due to be said now, and what to say. Shared by
+ * every thread and retry loop: eight partitions losing one server make
+ * one line, not eight. A failure is known by who failed (its text up to
+ * the reason); between two lines its text is the last one that named a
+ * reason, so a passing "No servers yet eligible for rescan" (the
+ * driver's pause between two attempts) does not hide "connection refused".
+ */
+static bool
+report_due(char *what, size_t size, bool named, long every_ms)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct {
+		char who[256];
+		char what[512];
+		long long said_ms;
+	} said[REPORTS_KEPT];
+	static size_t next;
+	long long now = clock_ms();
+	size_t who_length = strcspn(what, "(");
+	char who[256];
+	bool due = true;
+	size_t k;
+
+	snprintf(who, sizeof(who), "%.*s", (int)who_length, what);
+	pthread_mutex_lock(&lock);
+	for (k = 0; k < REPORTS_KEPT; k++) {
+		if (said[k].said_ms == 0 || strcmp(said[k].who, who) != 0)
+			continue;
+		if (named)
+			snprintf(said[k].what, sizeof(said[k].what), "%.*s",
+			    (int)sizeof(said[k].what) - 1, what);
+		due = now - said[k].said_ms >= every_ms;
+		if (due) {
+			said[k].said_ms = now;
+			snprintf(what, size, "%s", said[k].what);
+		}
+		break;
+	}
+	if (k == REPORTS_KEPT) {
+		snprintf(said[next].who, sizeof(said[next].who), "%s", who);
+		snprintf(said[next].what, sizeof(said[next].what), "%.*s",
+		    (int)sizeof(said[next].what) - 1, what);
+		said[next].said_ms = now;
+		next = (next + 1) % REPORTS_KEPT;
+	}
+	pthread_mutex_unlock(&lock);
+	return due;
+}
+
+/* Say the failure: at its first, then every so often while it lasts. */
+static void
+retry_report(const retry_policy *policy, const bson_error_t *error, bool first)
+{
+	char what[512], budget[32], waited[32], left[32];
+	bool named = conn_describe(error, NULL, what, sizeof(what));
+
+	if (!report_due(what, sizeof(what), named, report_every_ms(policy->retry_for_ms)))
+		return;
+	reach_duration(policy->retry_for_ms, budget, sizeof(budget));
+	if (first) {
+		warnmsg("%s; retrying for %s", what, budget);
+		return;
+	}
+	reach_duration(policy->waited_ms, waited, sizeof(waited));
+	reach_duration(policy->retry_for_ms - policy->waited_ms, left, sizeof(left));
+	warnmsg("%s, for %s now; retrying for %s more", what, waited, left);
+}
+
+bool
 retry_again(retry_policy *policy, const bson_error_t *error)
 {
 	struct timespec pause;
+	bool first;
 
 	if (!conn_error_transient(error) || cli_stop)
 		return false;
@@ -285,11 +451,13 @@ retry_again(retry_policy *policy, const bson_error_t *error)
 	 * The budget is time since the first failure, attempts included: a
 	 * failed attempt can itself take a server selection's timeout.
 	 */
-	if (policy->failed_at_ms == 0)
+	first = policy->failed_at_ms == 0;
+	if (first)
 		policy->failed_at_ms = clock_ms();
 	policy->waited_ms = (long)(clock_ms() - policy->failed_at_ms);
 	if (policy->waited_ms >= policy->retry_for_ms)
 		return false;
+	retry_report(policy, error, first);
 	pause.tv_sec = policy->next_ms / 1000;
 	pause.tv_nsec = (policy->next_ms % 1000) * 1000000L;
 	nanosleep(&pause, NULL);
@@ -303,16 +471,24 @@ conn_command(mongoc_client_t *client, const char *db, const bson_t *command,
     bson_t *reply, bson_error_t *error)
 {
 	retry_policy policy;
+	char what[512], waited[32];
 
 	retry_init(&policy, default_retry_for_ms);
 	for (;;) {
-		if (mongoc_client_command_simple(client, db, command, NULL, reply, error))
+		if (mongoc_client_command_simple(client, db, command, NULL, reply, error)) {
+			if (policy.failed_at_ms != 0) {
+				reach_duration((long)(clock_ms() - policy.failed_at_ms), waited, sizeof(waited));
+				warnmsg("%s: answering again after %s", conn_masked(client), waited);
+			}
 			return true;
+		}
 		if (!conn_error_transient(error))
 			return false;
-		if (!retry_again(&policy, error))
-			die(EXIT_SERVER, "%s: %s (gave up after %ld ms)", conn_masked(client),
-			    error->message, policy.waited_ms);
+		if (!retry_again(&policy, error)) {
+			conn_describe(error, client, what, sizeof(what));
+			reach_duration(policy.waited_ms, waited, sizeof(waited));
+			die(EXIT_SERVER, "%s; gave up after %s (--retry-for)", what, waited);
+		}
 		bson_destroy(reply);
 	}
 }

@@ -62,8 +62,20 @@ void retry_init(retry_policy *policy, long retry_for_ms);
  * After a failure: whether the error is worth retrying (network, server
  * selection, not primary, shutdown) and the budget allows; if so sleeps
  * the backoff and returns true. Reset with retry_init after a success.
+ * It says so on stderr, in one line per outage however many threads
+ * retry: "cannot reach 127.0.0.1:1 (connection refused); retrying for 5m"
+ * at the first failure, then "..., for 1m now; retrying for 4m more"
+ * every fifth of the budget (1 s to 30 s).
  */
 bool retry_again(retry_policy *policy, const bson_error_t *error);
+
+/*
+ * error in an operator's words (see reach.h): "cannot reach HOST
+ * (REASON)" where the driver names the hosts; else with the hosts of
+ * client, or (client NULL) of the one URI this program opened. True
+ * when the driver named hosts and reasons.
+ */
+bool conn_describe(const bson_error_t *error, mongoc_client_t *client, char *out, size_t size);
 
 /* Whether an error is a network / availability error (retryable). */
 bool conn_error_transient(const bson_error_t *error);
@@ -74,7 +86,7 @@ long conn_retry_for(void);
 
 /*
  * Run a command on db, retrying transient errors within the budget; exits
- * EXIT_SERVER when they persist. Other errors return false with error set.
+ * EXIT_SERVER when they persist ("cannot reach H (R); gave up after 5m"). Other errors return false with error set.
  * reply is always initialized, as with mongoc_client_command_simple.
  */
 bool conn_command(mongoc_client_t *client, const char *db, const bson_t *command,
