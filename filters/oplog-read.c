@@ -32,6 +32,7 @@
 #include "conn.h"
 #include "die.h"
 #include "entry.h"
+#include "reach.h"
 #include "stream.h"
 
 #define FIRST_BATCH 1		/* see the top: FerretDB needs a full first batch */
@@ -40,6 +41,7 @@
 #define IDLE_FIRST_MS 50	/* polling: first pause when idle, doubling to --poll */
 #define DEFAULT_POLL_MS 1000
 #define DEFAULT_RETRY_FOR_MS (5 * 60 * 1000)
+#define NOW_RETRY_FOR_MS 10000	/* --now answers a script at once or fails */
 
 static struct {
 	const char *output;
@@ -47,7 +49,7 @@ static struct {
 	const char *uri_file;
 	const char *tls_ca_file;
 	timestamp_t since, until;
-	bool has_since, has_until, has_count, now, progress;
+	bool has_since, has_until, has_count, now, progress, has_retry_for;
 	uint64_t count;
 	int zstd_level;		/* -1: not given */
 	long retry_for_ms, poll_ms;
@@ -120,8 +122,9 @@ main(int argc, char **argv)
 	uri = conn_uri_resolve(optind < argc ? argv[optind] : NULL, opt.uri_file,
 	    "OPLOGKIT_SOURCE_URI");
 	memset(&session, 0, sizeof(session));
+	cli_catch_signals();	/* a stop while still retrying the first connection is clean too */
+	conn_set_retry_for(opt.retry_for_ms);	/* first: conn_open fits its timeouts to it */
 	session.client = conn_open(uri, opt.tls_ca_file);
-	conn_set_retry_for(opt.retry_for_ms);
 	oplog_require(session.client);
 	if (opt.now)
 		print_newest(session.client);
@@ -147,7 +150,6 @@ main(int argc, char **argv)
 	}
 	session.await = server_awaits(session.client);
 	session.idle_ms = IDLE_FIRST_MS;
-	cli_catch_signals();
 	session.out = stream_create(opt.resume != NULL ? opt.resume : opt.output, level,
 	    opt.resume != NULL);
 	if (session.out == NULL)
@@ -189,7 +191,7 @@ usage(void)
 	    "  --now               print the newest ts of the oplog and exit\n"
 	    "  -o, --output FILE   write to FILE (mode 0600) instead of stdout\n"
 	    "  -z, --zstd[=LEVEL]  compress with zstd (level 1..22, default 3)\n"
-	    "  --retry-for DUR     reconnect for this long before giving up (5m)\n"
+	    "  --retry-for DUR     reconnect for this long before giving up (5m; --now: 10s)\n"
 	    "  --poll DUR          longest pause between polls of an idle oplog (1s)\n"
 	    "  --progress          one line a second on stderr\n"
 	    "URI defaults to $OPLOGKIT_SOURCE_URI.\n");
@@ -251,7 +253,10 @@ parse_options(int argc, char **argv)
 		case NOW: opt.now = true; break;
 		case 'o': opt.output = optarg; break;
 		case 'z': opt.zstd_level = cli_zstd_level(optarg); break;
-		case RETRY_FOR: opt.retry_for_ms = cli_duration_ms("--retry-for", optarg); break;
+		case RETRY_FOR:
+			opt.retry_for_ms = cli_duration_ms("--retry-for", optarg);
+			opt.has_retry_for = true;
+			break;
 		case POLL: opt.poll_ms = cli_duration_ms("--poll", optarg); break;
 		case PROGRESS: opt.progress = true; break;
 		case URI_FILE: opt.uri_file = optarg; break;
@@ -263,6 +268,8 @@ parse_options(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		usage_error();
+	if (opt.now && !opt.has_retry_for)
+		opt.retry_for_ms = NOW_RETRY_FOR_MS;
 	if (opt.has_since && opt.resume != NULL)
 		die(EXIT_USAGE, "--since and --resume: give one (--resume starts after the spool's last entry)");
 	if (opt.output != NULL && opt.resume != NULL)
@@ -273,11 +280,15 @@ parse_options(int argc, char **argv)
 static void
 retry_or_die(retry_policy *policy, const bson_error_t *error, mongoc_client_t *client, const char *what)
 {
+	char failure[512], waited[32];
+
 	if (retry_again(policy, error))
 		return;
 	if (cli_stop)
 		exit(EXIT_DONE);	/* nothing written yet: a stop needs no trailer */
-	die(EXIT_SERVER, "%s: %s: %s", conn_masked(client), what, error->message);
+	conn_describe(error, client, failure, sizeof(failure));
+	reach_duration(policy->waited_ms, waited, sizeof(waited));
+	die(EXIT_SERVER, "%s; gave up after %s (%s)", failure, waited, what);
 }
 
 /* Exit 4 unless the source has a local.oplog.rs to tail. */
@@ -927,12 +938,13 @@ cursor_run(struct session *s, struct cursor *cursor, retry_policy *policy, bson_
 static void
 give_up(struct session *s, const bson_error_t *error, long waited_ms)
 {
-	char last[32];
+	char last[32], failure[512], waited[32];
 
 	stream_finish(s->out);
-	die(EXIT_SERVER, "%s: %s (gave up after %ld ms); %s ends at entry %s, resume after it",
-	    conn_masked(s->client), error->message, waited_ms, s->out_name,
-	    ts_format(s->last, last, sizeof(last)));
+	conn_describe(error, s->client, failure, sizeof(failure));
+	reach_duration(waited_ms, waited, sizeof(waited));
+	die(EXIT_SERVER, "%s; gave up after %s; %s ends at entry %s, resume after it",
+	    failure, waited, s->out_name, ts_format(s->last, last, sizeof(last)));
 }
 
 static void

@@ -6,6 +6,7 @@
 # connection and never answers (tests/tools/silent-port).
 
 load lib/helpers
+bats_require_minimum_version 1.5.0
 
 SILENT_PORT=${OPLOGKIT_TOOLS_DIR:-$ROOT/build/plain/tools}/silent-port
 
