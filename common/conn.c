@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "conn.h"
 #include "die.h"
+#include "metrics.h"
 #include "reach.h"
 
 #define BACKOFF_FIRST_MS 100
@@ -458,6 +459,7 @@ retry_again(retry_policy *policy, const bson_error_t *error)
 	if (policy->waited_ms >= policy->retry_for_ms)
 		return false;
 	retry_report(policy, error, first);
+	metrics_count_retry();
 	pause.tv_sec = policy->next_ms / 1000;
 	pause.tv_nsec = (policy->next_ms % 1000) * 1000000L;
 	nanosleep(&pause, NULL);

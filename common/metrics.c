@@ -1,0 +1,275 @@
+/*
+ * metrics.c - the --metrics file (see metrics.h).
+ *
+ * One set of metrics per process, behind one lock: the program updates a
+ * sample, the writer thread copies it once a second and rewrites the file
+ * (mkstemp in the file's directory, write, rename). Write errors after
+ * the first are warned once and the migration goes on: a metrics file is
+ * for watching, never a reason to stop moving data.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "die.h"
+#include "metrics.h"
+
+#define WRITE_EVERY_MS 1000
+#define TEXT_MAX 8192
+
+static struct {
+	bool on, stopping, stopped;
+	char *path;
+	char *name;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t writer;
+	struct metrics_sample sample;
+	char phase[32];
+	bool warned;
+} metrics = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
+
+static atomic_uint_fast64_t retries;
+
+static double
+wall_seconds(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+double
+metrics_lag_seconds(const struct metrics_sample *sample, double now)
+{
+	double age;
+
+	if (sample->caught_up || sample->oldest_pending.t == 0)
+		return 0;
+	age = now - (double)sample->oldest_pending.t;
+	return age > 0 ? age : 0;	/* clocks apart: never a negative lag */
+}
+
+/* A label value with \, " and newline escaped, as the text format wants. */
+static void
+label_escape(const char *value, char *out, size_t size)
+{
+	size_t used = 0;
+
+	for (; *value != '\0' && used + 3 < size; value++) {
+		if (*value == '\\' || *value == '"') {
+			out[used++] = '\\';
+			out[used++] = *value;
+		} else if (*value == '\n') {
+			out[used++] = '\\';
+			out[used++] = 'n';
+		} else {
+			out[used++] = *value;
+		}
+	}
+	out[used] = '\0';
+}
+
+/* snprintf at the end of what is there; keeps counting past size, as snprintf. */
+#define APPEND(...) do { \
+	int n_ = snprintf(out + (used < size ? used : size), used < size ? size - used : 0, __VA_ARGS__); \
+	if (n_ > 0) \
+		used += (size_t)n_; \
+} while (0)
+
+int
+metrics_format(char *out, size_t size, const char *program, const char *name,
+    const struct metrics_sample *s, uint64_t retry_count, double now)
+{
+	static const struct {
+		const char *metric, *type, *help;
+	} defs[] = {
+		{ "oplogkit_entries_read_total", "counter", "Oplog entries read (oplog-read: from the source; oplog-apply: from its stream)." },
+		{ "oplogkit_bytes_read_total", "counter", "Bytes of those entries." },
+		{ "oplogkit_entries_applied_total", "counter", "Writes and commands applied to the target (oplog-apply)." },
+		{ "oplogkit_bytes_applied_total", "counter", "Bytes of the stream entries the checkpoint covers (oplog-apply)." },
+		{ "oplogkit_batches_total", "counter", "Batches written (oplog-read: reads from the source; oplog-apply: bulk writes)." },
+		{ "oplogkit_errors_total", "counter", "Failures counted and passed over (conflicts, refused commands, lost cursors)." },
+		{ "oplogkit_retries_total", "counter", "Server calls retried after a network or availability error." },
+		{ "oplogkit_lag_seconds", "gauge", "Age of the oldest source change not yet passed on; 0 when caught up." },
+		{ "oplogkit_lag_entries", "gauge", "Entries not yet passed on; 0 when caught up." },
+		{ "oplogkit_checkpoint_timestamp_seconds", "gauge", "The last oplog ts passed on: its seconds." },
+		{ "oplogkit_checkpoint_increment", "gauge", "The last oplog ts passed on: its increment." },
+		{ "oplogkit_phase", "gauge", "The program's phase: 1 on the current one." },
+		{ "oplogkit_metrics_updated_timestamp_seconds", "gauge", "When this file was written (Unix seconds)." },
+	};
+	char labels[512], program_text[128], name_text[256], phase_text[64];
+	double lag = metrics_lag_seconds(s, now);
+	double values[12];
+	size_t used = 0, k;
+
+	label_escape(program, program_text, sizeof(program_text));
+	label_escape(name != NULL ? name : "", name_text, sizeof(name_text));
+	label_escape(s->phase != NULL ? s->phase : "", phase_text, sizeof(phase_text));
+	snprintf(labels, sizeof(labels), "program=\"%s\",name=\"%s\"", program_text, name_text);
+	values[0] = (double)s->entries_read;
+	values[1] = (double)s->bytes_read;
+	values[2] = (double)s->entries_applied;
+	values[3] = (double)s->bytes_applied;
+	values[4] = (double)s->batches;
+	values[5] = (double)s->errors;
+	values[6] = (double)retry_count;
+	values[7] = lag;
+	values[8] = s->caught_up ? 0.0 : (double)s->pending_entries;
+	values[9] = (double)s->checkpoint.t;
+	values[10] = (double)s->checkpoint.i;
+	for (k = 0; k < sizeof(defs) / sizeof(defs[0]); k++) {
+		APPEND("# HELP %s %s\n# TYPE %s %s\n", defs[k].metric, defs[k].help, defs[k].metric,
+		    defs[k].type);
+		if (k < 7 || k == 8 || k == 9 || k == 10)
+			APPEND("%s{%s} %.0f\n", defs[k].metric, labels, values[k]);
+		else if (k == 7)
+			APPEND("%s{%s} %.3f\n", defs[k].metric, labels, values[k]);
+		else if (k == 11)
+			APPEND("%s{%s,phase=\"%s\"} 1\n", defs[k].metric, labels, phase_text);
+		else
+			APPEND("%s{%s} %.3f\n", defs[k].metric, labels, now);
+	}
+	return used > (size_t)INT32_MAX ? -1 : (int)used;
+}
+
+/* Write the file once: false (errno set) when it could not. */
+static bool
+write_file(const struct metrics_sample *sample, uint64_t retry_count)
+{
+	char text[TEXT_MAX];
+	char *temp;
+	const char *slash = strrchr(metrics.path, '/');
+	int length, fd;
+	bool ok;
+
+	length = metrics_format(text, sizeof(text), die_progname(), metrics.name, sample,
+	    retry_count, wall_seconds());
+	if (length < 0 || (size_t)length >= sizeof(text)) {
+		errno = EOVERFLOW;
+		return false;
+	}
+	/* .NAME.XXXXXX beside the file: same file system, so rename is atomic. */
+	if (asprintf(&temp, "%.*s.%s.XXXXXX", slash != NULL ? (int)(slash - metrics.path + 1) : 0,
+	    metrics.path, slash != NULL ? slash + 1 : metrics.path) < 0)
+		return false;
+	fd = mkstemp(temp);
+	if (fd < 0) {
+		free(temp);
+		return false;
+	}
+	ok = fchmod(fd, 0644) == 0 && write(fd, text, (size_t)length) == length;
+	ok = close(fd) == 0 && ok;
+	ok = ok && rename(temp, metrics.path) == 0;
+	if (!ok) {
+		int saved = errno;
+
+		unlink(temp);
+		errno = saved;
+	}
+	free(temp);
+	return ok;
+}
+
+/* Copy the state under the lock, write outside it. */
+static void
+write_now(void)
+{
+	struct metrics_sample sample;
+
+	pthread_mutex_lock(&metrics.lock);
+	sample = metrics.sample;
+	sample.phase = metrics.phase;
+	pthread_mutex_unlock(&metrics.lock);
+	if (!write_file(&sample, atomic_load(&retries)) && !metrics.warned) {
+		metrics.warned = true;
+		warnmsg("--metrics %s: cannot write it: %s (going on without it)", metrics.path,
+		    strerror(errno));
+	}
+}
+
+static void *
+writer_run(void *unused)
+{
+	(void)unused;
+	pthread_mutex_lock(&metrics.lock);
+	while (!metrics.stopping) {
+		struct timespec deadline = clock_deadline(CLOCK_REALTIME, WRITE_EVERY_MS);
+
+		pthread_cond_timedwait(&metrics.wake, &metrics.lock, &deadline);
+		if (metrics.stopping)
+			break;
+		pthread_mutex_unlock(&metrics.lock);
+		write_now();
+		pthread_mutex_lock(&metrics.lock);
+	}
+	pthread_mutex_unlock(&metrics.lock);
+	return NULL;
+}
+
+static void
+stop_at_exit(void)
+{
+	if (metrics.on && !metrics.stopped)
+		metrics_stop("exited");
+}
+
+void
+metrics_start(const char *path, const char *name)
+{
+	if (path == NULL)
+		return;
+	metrics.path = xstrdup(path);
+	metrics.name = name != NULL ? xstrdup(name) : NULL;
+	snprintf(metrics.phase, sizeof(metrics.phase), "starting");
+	metrics.sample.caught_up = true;
+	if (!write_file(&metrics.sample, 0))
+		die(EXIT_USAGE, "--metrics %s: %s", path, strerror(errno));
+	metrics.on = true;
+	if (pthread_create(&metrics.writer, NULL, writer_run, NULL) != 0)
+		die(EXIT_DIFFERENT, "--metrics: cannot start its thread");
+	atexit(stop_at_exit);
+}
+
+void
+metrics_update(const struct metrics_sample *sample)
+{
+	if (!metrics.on)
+		return;
+	pthread_mutex_lock(&metrics.lock);
+	metrics.sample = *sample;
+	if (sample->phase != NULL)
+		snprintf(metrics.phase, sizeof(metrics.phase), "%s", sample->phase);
+	metrics.sample.phase = NULL;
+	pthread_mutex_unlock(&metrics.lock);
+}
+
+void
+metrics_count_retry(void)
+{
+	atomic_fetch_add(&retries, 1);
+}
+
+void
+metrics_stop(const char *phase)
+{
+	if (!metrics.on || metrics.stopped)
+		return;
+	pthread_mutex_lock(&metrics.lock);
+	metrics.stopping = true;
+	snprintf(metrics.phase, sizeof(metrics.phase), "%s", phase);
+	pthread_cond_signal(&metrics.wake);
+	pthread_mutex_unlock(&metrics.lock);
+	/* From exit() in another thread the writer may be gone already: join only our own. */
+	pthread_join(metrics.writer, NULL);
+	metrics.stopped = true;
+	write_now();
+}

@@ -1,0 +1,69 @@
+/*
+ * metrics.h - --metrics FILE: what a long-running program is doing, in
+ * Prometheus text format, for node_exporter's textfile collector (or
+ * anything that reads a file).
+ *
+ * The file is rewritten whole once a second by a thread of its own (so a
+ * program blocked on a server still updates it), as a temp file in the
+ * same directory renamed over FILE: a reader sees the old file or the new
+ * one, never half of one. The temp name does not end in .prom, so the
+ * collector never reads it.
+ *
+ * One meaning of lag everywhere: the age of the oldest source change this
+ * program has not yet passed on (oplog-read: read; oplog-apply: applied),
+ * in seconds of the source's clock against ours, and how many entries
+ * that is; 0 when caught up, also when the source is idle.
+ */
+#ifndef OPLOGKIT_METRICS_H
+#define OPLOGKIT_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "entry.h"
+
+/* What the program says about itself; metrics_update copies it. */
+struct metrics_sample {
+	uint64_t entries_read, bytes_read;
+	uint64_t entries_applied, bytes_applied;
+	uint64_t batches;
+	uint64_t errors;	/* failures the program counted (not retries) */
+	bool caught_up;		/* nothing read or pending that is not passed on */
+	timestamp_t oldest_pending;	/* when not caught up: the oldest change not passed on */
+	uint64_t pending_entries;	/* when not caught up: how many */
+	timestamp_t checkpoint;	/* the last ts passed on (read, or applied and checkpointed) */
+	const char *phase;	/* a short word: "connecting", "reading", "applying", ... */
+};
+
+/*
+ * Start writing path (NULL: metrics stay off and every call below does
+ * nothing), labelled with the program's name and name (the checkpoint
+ * or stream name; NULL for none). Writes the file once before it
+ * returns: exits EXIT_USAGE if it cannot.
+ */
+void metrics_start(const char *path, const char *name);
+
+/* The program's numbers now; the next write (within a second) shows them. */
+void metrics_update(const struct metrics_sample *sample);
+
+/* One more retry of a failed server call (conn.c counts them). */
+void metrics_count_retry(void);
+
+/*
+ * Write the file a last time with phase, and stop the thread. At exit
+ * without it (die, a signal's exit) the file says phase "exited".
+ */
+void metrics_stop(const char *phase);
+
+/* The lag in seconds of sample at now (Unix seconds); see the top. */
+double metrics_lag_seconds(const struct metrics_sample *sample, double now);
+
+/*
+ * Format sample as the file's text into out (size bytes), for now (Unix
+ * seconds) and retries; the number of bytes it needs, as snprintf.
+ * Exposed for the unit test.
+ */
+int metrics_format(char *out, size_t size, const char *program, const char *name,
+    const struct metrics_sample *sample, uint64_t retries, double now);
+
+#endif
