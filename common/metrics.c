@@ -129,6 +129,8 @@ metrics_format(char *out, size_t size, const char *program, const char *name,
 	for (k = 0; k < sizeof(defs) / sizeof(defs[0]); k++) {
 		APPEND("# HELP %s %s\n# TYPE %s %s\n", defs[k].metric, defs[k].help, defs[k].metric,
 		    defs[k].type);
+		if (k == 8 && !s->caught_up && !s->pending_known)
+			continue;	/* unknown: no sample rather than a made-up one */
 		if (k < 7 || k == 8 || k == 9 || k == 10)
 			APPEND("%s{%s} %.0f\n", defs[k].metric, labels, values[k]);
 		else if (k == 7)
@@ -231,6 +233,7 @@ metrics_start(const char *path, const char *name)
 	metrics.name = name != NULL ? xstrdup(name) : NULL;
 	snprintf(metrics.phase, sizeof(metrics.phase), "starting");
 	metrics.sample.caught_up = true;
+	metrics.sample.phase = metrics.phase;
 	if (!write_file(&metrics.sample, 0))
 		die(EXIT_USAGE, "--metrics %s: %s", path, strerror(errno));
 	metrics.on = true;

@@ -31,6 +31,7 @@ struct metrics_sample {
 	bool caught_up;		/* nothing read or pending that is not passed on */
 	timestamp_t oldest_pending;	/* when not caught up: the oldest change not passed on */
 	uint64_t pending_entries;	/* when not caught up: how many */
+	bool pending_known;	/* false: pending_entries unknown, its line left out */
 	timestamp_t checkpoint;	/* the last ts passed on (read, or applied and checkpointed) */
 	const char *phase;	/* a short word: "connecting", "reading", "applying", ... */
 };

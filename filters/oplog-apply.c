@@ -23,13 +23,14 @@
 #include "conn.h"
 #include "die.h"
 #include "lag.h"
+#include "metrics.h"
 
 #define MAX_BATCH_BYTES (48 * 1024 * 1024)
 #define TXN_MEMORY_MAX (64 * 1024 * 1024)
 #define MAX_DEPTH 8	/* applyOps inside applyOps */
 
 struct options {
-	const char *input, *uri_file, *tls_ca_file, *name;
+	const char *input, *uri_file, *tls_ca_file, *name, *metrics;
 	long batch, flush_ms, txn_memory;
 	bool follow, resume, progress, quiet;
 };
@@ -58,6 +59,7 @@ main(int argc, char *argv[])
 	uri = NULL;
 	ns_filter_use_defaults(filter);
 	parse_options(argc, argv, &opt, filter);
+	metrics_start(opt.metrics, opt.name);
 	if (optind + 2 == argc) {
 		opt.input = argv[optind];
 		uri = argv[optind + 1];
@@ -90,6 +92,7 @@ main(int argc, char *argv[])
 		    txn_open_count(app.txns));
 	if (!opt.quiet)
 		report(&app);
+	metrics_stop(cli_stop ? "stopped" : "done");
 	txn_table_free(app.txns);
 	batch_free(app.batch);
 	stream_close(app.reader);
@@ -117,6 +120,7 @@ usage(void)
 	    "      --txn-memory BYTES hold open transactions in memory up to BYTES (64 MiB),\n"
 	    "                         then in temporary files\n"
 	    "  -p, --progress         one line of progress a second on stderr\n"
+	    "      --metrics FILE     Prometheus text metrics in FILE, rewritten each second\n"
 	    "  -q, --quiet            no report at the end\n"
 	    "      --uri-file FILE    read URI from FILE ($OPLOGKIT_TARGET_URI otherwise)\n"
 	    "      --tls-ca-file FILE verify the server with this CA\n"
@@ -127,7 +131,7 @@ usage(void)
 static void
 parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
 {
-	enum { FLUSH_MS = 256, NS_REGEX, RETRY_FOR, TXN_MEMORY, URI_FILE, TLS_CA };
+	enum { FLUSH_MS = 256, NS_REGEX, RETRY_FOR, TXN_MEMORY, URI_FILE, TLS_CA, METRICS };
 	static const struct option options[] = {
 		{ "follow", no_argument, NULL, 'f' },
 		{ "resume", no_argument, NULL, 'r' },
@@ -141,6 +145,7 @@ parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
 		{ "retry-for", required_argument, NULL, RETRY_FOR },
 		{ "txn-memory", required_argument, NULL, TXN_MEMORY },
 		{ "progress", no_argument, NULL, 'p' },
+		{ "metrics", required_argument, NULL, METRICS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "uri-file", required_argument, NULL, URI_FILE },
 		{ "tls-ca-file", required_argument, NULL, TLS_CA },
@@ -170,6 +175,7 @@ parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
 		case TXN_MEMORY: opt->txn_memory = cli_number("--txn-memory", optarg); break;
 		case RETRY_FOR: conn_set_retry_for(cli_duration_ms("--retry-for", optarg)); break;
 		case 'p': opt->progress = true; break;
+		case METRICS: opt->metrics = optarg; break;
 		case 'q': opt->quiet = true; break;
 		case URI_FILE: opt->uri_file = optarg; break;
 		case TLS_CA: opt->tls_ca_file = optarg; break;
@@ -427,10 +433,43 @@ progress(const struct applier *app, struct timespec *last)
 	clock_gettime(CLOCK_MONOTONIC, last);
 }
 
+/* What --metrics needs beyond the counters: what is read and not yet applied. */
+struct watch {
+	uint64_t bytes_read;
+	uint64_t entries_done, bytes_done;	/* read when the checkpoint last covered all */
+	timestamp_t pending_first;	/* the oldest entry read since then */
+};
+
+static void
+watch_note(const struct applier *app, struct watch *watch, const char *phase)
+{
+	struct metrics_sample sample;
+
+	memset(&sample, 0, sizeof(sample));
+	sample.caught_up = ts_compare(app->saved_ts, app->done_ts) >= 0;
+	if (sample.caught_up) {
+		watch->entries_done = app->count.entries;
+		watch->bytes_done = watch->bytes_read;
+	}
+	sample.entries_read = app->count.entries;
+	sample.bytes_read = watch->bytes_read;
+	sample.entries_applied = applied(&app->count);
+	sample.bytes_applied = watch->bytes_done;
+	sample.batches = app->count.batches;
+	sample.errors = app->count.conflicts + app->count.refused;
+	sample.oldest_pending = watch->pending_first;
+	sample.pending_entries = app->count.entries - watch->entries_done;
+	sample.pending_known = true;
+	sample.checkpoint = app->saved_ts;
+	sample.phase = phase;
+	metrics_update(&sample);
+}
+
 static void
 apply_stream(struct applier *app, const struct options *opt, timestamp_t resume_from)
 {
 	struct timespec batch_started = started, last_progress = started;
+	struct watch watch = { 0, 0, 0, { 0, 0 } };
 	const bson_t *entry;
 	int status;
 
@@ -458,8 +497,12 @@ apply_stream(struct applier *app, const struct options *opt, timestamp_t resume_
 			progress(app, &last_progress);
 		if (status == STREAM_AGAIN) {
 			applier_flush(app);	/* input idle: do not sit on work */
+			watch_note(app, &watch, "following");
 			continue;
 		}
+		if (ts_compare(app->saved_ts, app->done_ts) >= 0)
+			watch.pending_first = entry_ts(entry);
+		watch.bytes_read += entry->len;
 		app->count.entries++;
 		if (opt->follow && entry_is_trailer(entry))
 			break;
@@ -475,8 +518,10 @@ apply_stream(struct applier *app, const struct options *opt, timestamp_t resume_
 		if (opt->flush_ms > 0 && !batch_empty(app->batch) &&
 		    clock_seconds_since(&batch_started) * 1000 >= opt->flush_ms)
 			applier_flush(app);
+		watch_note(app, &watch, "applying");
 	}
 	applier_flush(app);
+	watch_note(app, &watch, "applying");
 }
 
 static void

@@ -32,6 +32,7 @@
 #include "conn.h"
 #include "die.h"
 #include "entry.h"
+#include "metrics.h"
 #include "reach.h"
 #include "stream.h"
 
@@ -48,6 +49,7 @@ static struct {
 	const char *resume;
 	const char *uri_file;
 	const char *tls_ca_file;
+	const char *metrics;
 	timestamp_t since, until;
 	bool has_since, has_until, has_count, now, progress, has_retry_for;
 	uint64_t count;
@@ -88,6 +90,8 @@ struct session {
 	struct recent recent;	/* polling: what the late window holds */
 	uint64_t total;		/* data entries in the stream, resumed ones too */
 	uint64_t written, bytes;	/* this run */
+	uint64_t batches, lost_cursors;	/* for --metrics */
+	bool behind;		/* the last batch was full: more is waiting */
 	bool done;		/* --until or --count reached */
 	bool await;		/* the server waits for data (not FerretDB): see server_awaits */
 	long idle_ms;		/* polling: the next pause when idle */
@@ -118,7 +122,10 @@ main(int argc, char **argv)
 	die_init(argv[0]);
 	parse_options(argc, argv);
 	if (!opt.now)
+	{
 		stream_refuse_tty(opt.resume != NULL ? opt.resume : opt.output);
+		metrics_start(opt.metrics, NULL);
+	}
 	uri = conn_uri_resolve(optind < argc ? argv[optind] : NULL, opt.uri_file,
 	    "OPLOGKIT_SOURCE_URI");
 	memset(&session, 0, sizeof(session));
@@ -168,6 +175,7 @@ main(int argc, char **argv)
 		exit(EXIT_DIFFERENT);
 	bson_destroy(&marker);
 	progress_report(&session, true);
+	metrics_stop(cli_stop ? "stopped" : "done");
 	conn_close(session.client);
 	free(session.recent.keys);
 	free(uri);
@@ -194,6 +202,7 @@ usage(void)
 	    "  --retry-for DUR     reconnect for this long before giving up (5m; --now: 10s)\n"
 	    "  --poll DUR          longest pause between polls of an idle oplog (1s)\n"
 	    "  --progress          one line a second on stderr\n"
+	    "  --metrics FILE      Prometheus text metrics in FILE, rewritten each second\n"
 	    "URI defaults to $OPLOGKIT_SOURCE_URI.\n");
 	exit(EXIT_DONE);
 }
@@ -221,7 +230,7 @@ parse_ts(const char *option, const char *text)
 static void
 parse_options(int argc, char **argv)
 {
-	enum { SINCE = 256, RESUME, UNTIL, COUNT, NOW, RETRY_FOR, POLL, PROGRESS, URI_FILE, TLS_CA };
+	enum { SINCE = 256, RESUME, UNTIL, COUNT, NOW, RETRY_FOR, POLL, PROGRESS, URI_FILE, TLS_CA, METRICS };
 	static const struct option options[] = {
 		{ "since", required_argument, NULL, SINCE },
 		{ "resume", required_argument, NULL, RESUME },
@@ -233,6 +242,7 @@ parse_options(int argc, char **argv)
 		{ "retry-for", required_argument, NULL, RETRY_FOR },
 		{ "poll", required_argument, NULL, POLL },
 		{ "progress", no_argument, NULL, PROGRESS },
+		{ "metrics", required_argument, NULL, METRICS },
 		{ "uri-file", required_argument, NULL, URI_FILE },
 		{ "tls-ca-file", required_argument, NULL, TLS_CA },
 		{ "help", no_argument, NULL, 'h' },
@@ -259,6 +269,7 @@ parse_options(int argc, char **argv)
 			break;
 		case POLL: opt.poll_ms = cli_duration_ms("--poll", optarg); break;
 		case PROGRESS: opt.progress = true; break;
+		case METRICS: opt.metrics = optarg; break;
 		case URI_FILE: opt.uri_file = optarg; break;
 		case TLS_CA: opt.tls_ca_file = optarg; break;
 		case 'h': usage();
@@ -600,6 +611,25 @@ struct cursor {
 	uint64_t entries;	/* entries it delivered */
 };
 
+/* --metrics: the reader's lag is the age of the entry after the last one
+ * written when the last batch was full, 0 when it was not (caught up). */
+static void
+metrics_note(const struct session *s)
+{
+	struct metrics_sample sample;
+
+	memset(&sample, 0, sizeof(sample));
+	sample.entries_read = s->written;
+	sample.bytes_read = s->bytes;
+	sample.batches = s->batches;
+	sample.errors = s->lost_cursors;
+	sample.caught_up = !s->behind;
+	sample.oldest_pending = s->last;
+	sample.checkpoint = s->last;
+	sample.phase = "reading";
+	metrics_update(&sample);
+}
+
 static void
 progress_report(struct session *s, bool force)
 {
@@ -607,6 +637,7 @@ progress_report(struct session *s, bool force)
 	char last[32];
 	long lag;
 
+	metrics_note(s);
 	if (!opt.progress || (!force && elapsed < 1.0))
 		return;
 	lag = s->last.t == 0 ? 0 : (long)time(NULL) - (long)s->last.t;
@@ -728,16 +759,20 @@ batch_write(struct session *s, struct cursor *cursor, const bson_t *reply, const
 {
 	bson_iter_t iter, batch;
 	uint64_t before = s->written;
+	uint32_t in_batch = 0;
 	char path[64];
 
 	snprintf(path, sizeof(path), "cursor.%s", field);
 	if (!bson_iter_init(&iter, reply) || !bson_iter_find_descendant(&iter, path, &batch) ||
 	    !BSON_ITER_HOLDS_ARRAY(&batch) || !bson_iter_recurse(&batch, &iter))
 		die(EXIT_SERVER, "%s: a cursor reply without %s", conn_masked(s->client), path);
+	s->behind = false;
 	while (!s->done && bson_iter_next(&iter)) {
 		const uint8_t *data;
 		uint32_t length;
 
+		if (++in_batch >= NEXT_BATCH)
+			s->behind = true;	/* a full batch: more is waiting */
 		if (!BSON_ITER_HOLDS_DOCUMENT(&iter))
 			die(EXIT_SERVER, "%s: a cursor batch holds a non-document", conn_masked(s->client));
 		bson_iter_document(&iter, &length, &data);
@@ -745,6 +780,7 @@ batch_write(struct session *s, struct cursor *cursor, const bson_t *reply, const
 			s->done = true;
 	}
 	cursor->entries += s->written - before;
+	s->batches++;
 	if (s->written > before && !stream_flush(s->out))
 		exit(EXIT_DIFFERENT);
 }
@@ -995,6 +1031,7 @@ tail(struct session *s)
 		/* The server dropped a cursor that was open (killed, capped deletion):
 		 * reopen after the last entry; history_check says if a gap opened. */
 		if (end == CURSOR_MORE_FAILED && ++lost_cursors <= 3) {
+			s->lost_cursors++;
 			warnmsg("%s: cursor lost (%s): reopening it after the last entry",
 			    conn_masked(s->client), error.message);
 			continue;

@@ -43,6 +43,7 @@ sample_behind(void)
 	s.caught_up = false;
 	s.oldest_pending = (timestamp_t){ 1000, 7 };
 	s.pending_entries = 100;
+	s.pending_known = true;
 	s.checkpoint = (timestamp_t){ 990, 3 };
 	s.phase = "applying";
 	return s;
@@ -125,6 +126,12 @@ test_lag(void)
 	CHECK(strstr(text, "oplogkit_lag_seconds{program=\"oplog-apply\",name=\"mig\"} 0.000\n") != NULL &&
 	    strstr(text, "oplogkit_lag_entries{program=\"oplog-apply\",name=\"mig\"} 0\n") != NULL,
 	    "caught up text");
+	/* Entries behind unknown (oplog-read): the sample is left out, not made up. */
+	s = sample_behind();
+	s.pending_known = false;
+	metrics_format(text, sizeof(text), "oplog-read", "", &s, 0, 1012.5);
+	CHECK(strstr(text, "# TYPE oplogkit_lag_entries gauge\n# HELP oplogkit_checkpoint") != NULL,
+	    "unknown lag entries: %s", text);
 	/* A source clock ahead of ours: 0, not negative. */
 	s = sample_behind();
 	CHECK(metrics_lag_seconds(&s, 990.0) == 0, "clock skew");

@@ -1,0 +1,132 @@
+#!/usr/bin/env bats
+# --metrics FILE: oplog-read and oplog-apply keep a Prometheus text file
+# up to date while they run (rewritten whole each second), that says
+# what they did, how far behind they are (0 once caught up) and in
+# which phase, and ends with the numbers of the run.
+
+load lib/helpers
+bats_require_minimum_version 1.5.0
+
+setup() {
+	pids=()
+}
+
+teardown() {
+	local pid
+	for pid in "${pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+}
+
+# metric FILE NAME: the value of NAME's sample in FILE ("" if none).
+metric() {
+	sed -n "s/^$2{[^}]*} \\(.*\\)\$/\\1/p" "$1" | head -n 1
+}
+
+# Every line is a comment (# HELP / # TYPE) or NAME{LABELS} VALUE.
+assert_prometheus_text() {
+	local bad
+	bad=$(grep -v -E '^# (HELP|TYPE) oplogkit_[a-z_]+ .+$|^oplogkit_[a-z_]+\{program="[a-z-]+",name="[^"]*"(,phase="[a-z]+")?\} [0-9]+(\.[0-9]+)?$' "$1" || true)
+	[[ -z $bad ]] || fail "not Prometheus text in $1: $bad"
+	[[ -s $1 ]] || fail "$1 is empty"
+}
+
+# wait_for DESCRIPTION COMMAND...: until COMMAND succeeds (at most 60 s).
+wait_for() {
+	local what=$1
+	shift
+	for _ in $(seq 1 600); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	fail "waited 60 s for $what"
+}
+
+applied_at_least() {
+	local value
+	value=$(metric "$1" oplogkit_entries_applied_total)
+	[[ -n $value ]] && ((value >= $2))
+}
+
+caught_up() {
+	[[ $(metric "$1" oplogkit_lag_seconds) == 0.000 && $(metric "$1" oplogkit_lag_entries) == 0 ]]
+}
+
+updated_since() {
+	[[ $(metric "$1" oplogkit_metrics_updated_timestamp_seconds) != "$2" ]]
+}
+
+@test "a live apply keeps its --metrics file current; both programs end it with the run's numbers" {
+	db=$(unique_db metrics)
+	cd "$BATS_TEST_TMPDIR"
+	since=$(oplog-read --now "$SRC_URI")
+	oplog-read --since "$since" -o spool.bson --metrics read.prom "$SRC_URI" 2>read.err 3>&- &
+	reader=$!
+	pids+=("$reader")
+	wait_for "the spool" test -s spool.bson
+	oplog-apply --follow --name "$db" --ns "$db.*" --metrics apply.prom spool.bson "$DST_URI" \
+	    2>apply.err 3>&- &
+	applier=$!
+	pids+=("$applier")
+	for n in $(seq 1 500); do
+		echo "{\"_id\": $n, \"n\": $n, \"pad\": \"$(printf '%040d' "$n")\"}"
+	done | mongo_insert "$SRC_URI" "$db.c" 50
+
+	# While both run: the file is there, whole, and moves.
+	wait_for "500 applied in apply.prom" applied_at_least apply.prom 500
+	assert_prometheus_text apply.prom
+	assert_prometheus_text read.prom
+	run metric apply.prom 'oplogkit_phase'
+	assert_output 1
+	grep -q -E '^oplogkit_phase\{program="oplog-apply",name="'"$db"'",phase="(applying|following)"\} 1$' apply.prom ||
+		fail "no live phase: $(grep phase apply.prom)"
+	# Caught up, with the source now idle: lag 0, in seconds and entries.
+	wait_for "apply lag 0" caught_up apply.prom
+	# Rewritten while idle too: a new write time, nothing else to wait for.
+	stamp=$(metric apply.prom oplogkit_metrics_updated_timestamp_seconds)
+	wait_for "a rewrite of apply.prom" updated_since apply.prom "$stamp"
+	assert_prometheus_text apply.prom
+	(($(metric read.prom oplogkit_entries_read_total) >= 500)) || fail "reader: $(cat read.prom)"
+	(($(metric read.prom oplogkit_bytes_read_total) > 500 * 40)) || fail "reader bytes: $(cat read.prom)"
+
+	# A clean stop: the reader's trailer ends the applier; the files say so.
+	kill -TERM "$reader"
+	rc=0
+	wait "$reader" || rc=$?
+	assert_equal "$rc" 0
+	rc=0
+	wait "$applier" || rc=$?
+	assert_equal "$rc" 0
+	pids=()
+	assert_prometheus_text apply.prom
+	assert_equal "$(metric apply.prom oplogkit_entries_applied_total)" 500
+	assert_equal "$(metric apply.prom oplogkit_lag_seconds)" 0.000
+	grep -q -F 'phase="done"} 1' apply.prom || fail "apply phase: $(grep phase apply.prom)"
+	grep -q -F 'phase="stopped"} 1' read.prom || fail "read phase: $(grep phase read.prom)"
+	# The checkpoint ts is the one oplog-apply wrote on the target.
+	checkpoint=$(mongo_cmd "$DST_URI" oplogkit "{\"find\": \"checkpoints\", \"filter\": {\"_id\": \"$db\"}}" |
+	    jq -r '.cursor.firstBatch[0].ts["$timestamp"] | "\(.t),\(.i)"')
+	assert_equal "$(metric apply.prom oplogkit_checkpoint_timestamp_seconds),$(metric apply.prom oplogkit_checkpoint_increment)" \
+	    "$checkpoint"
+	# And the data arrived.
+	diff <(mongo_dump "$SRC_URI" "$db.c") <(mongo_dump "$DST_URI" "$db.c")
+	# No temp file left beside them.
+	run ls -A
+	refute_output --partial '.read.prom.'
+	refute_output --partial '.apply.prom.'
+}
+
+@test "--metrics counts the retries of an unreachable server and ends with phase exited" {
+	cd "$BATS_TEST_TMPDIR"
+	run oplog-read --since 0 -o spool.bson --retry-for 2s --metrics read.prom 'mongodb://127.0.0.1:1/'
+	assert_failure 4
+	assert_prometheus_text read.prom
+	(($(metric read.prom oplogkit_retries_total) > 0)) || fail "no retries counted: $(cat read.prom)"
+	grep -q -F 'phase="exited"} 1' read.prom || fail "phase: $(grep phase read.prom)"
+}
+
+@test "--metrics in a directory that does not exist is a usage error before any work" {
+	run oplog-apply --metrics "$BATS_TEST_TMPDIR/no/such/dir/x.prom" /dev/null "$DST_URI"
+	assert_failure 2
+	assert_output --partial "--metrics $BATS_TEST_TMPDIR/no/such/dir/x.prom"
+}
