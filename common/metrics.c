@@ -8,6 +8,8 @@
  * for watching, never a reason to stop moving data.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,15 +28,17 @@
 
 static struct {
 	bool on, stopping, stopped;
-	char *path;
+	char *path;		/* --metrics, or NULL */
 	char *name;
+	int log_fd;		/* --metrics-log, or -1 */
+	char *log_path;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	pthread_t writer;
 	struct metrics_sample sample;
 	char phase[32];
-	bool warned;
-} metrics = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
+	bool warned, log_warned;
+} metrics = { .log_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
 
 static atomic_uint_fast64_t retries;
 
@@ -143,9 +147,71 @@ metrics_format(char *out, size_t size, const char *program, const char *name,
 	return used > (size_t)INT32_MAX ? -1 : (int)used;
 }
 
+/* A JSON string's content: ", \ and control characters escaped. */
+static void
+json_escape(const char *value, char *out, size_t size)
+{
+	size_t used = 0;
+
+	for (; *value != '\0' && used + 7 < size; value++) {
+		unsigned char c = (unsigned char)*value;
+
+		if (c == '"' || c == '\\') {
+			out[used++] = '\\';
+			out[used++] = (char)c;
+		} else if (c < 0x20) {
+			used += (size_t)snprintf(out + used, size - used, "\\u%04x", c);
+		} else {
+			out[used++] = (char)c;
+		}
+	}
+	out[used] = '\0';
+}
+
+int
+metrics_format_line(char *out, size_t size, const char *program, const char *name,
+    const struct metrics_sample *s, uint64_t retry_count, double now)
+{
+	char program_text[128], name_text[512], phase_text[128], lag_entries[32];
+
+	json_escape(program, program_text, sizeof(program_text));
+	json_escape(name != NULL ? name : "", name_text, sizeof(name_text));
+	json_escape(s->phase != NULL ? s->phase : "", phase_text, sizeof(phase_text));
+	if (s->caught_up)
+		snprintf(lag_entries, sizeof(lag_entries), "0");
+	else if (s->pending_known)
+		snprintf(lag_entries, sizeof(lag_entries), "%" PRIu64, s->pending_entries);
+	else
+		snprintf(lag_entries, sizeof(lag_entries), "null");
+	return snprintf(out, size, "{\"time\": %.3f, \"program\": \"%s\", \"name\": \"%s\", "
+	    "\"phase\": \"%s\", \"entries_read\": %" PRIu64 ", \"bytes_read\": %" PRIu64 ", "
+	    "\"entries_applied\": %" PRIu64 ", \"bytes_applied\": %" PRIu64 ", \"batches\": %" PRIu64
+	    ", \"errors\": %" PRIu64 ", \"retries\": %" PRIu64 ", \"lag_seconds\": %.3f, "
+	    "\"lag_entries\": %s, \"checkpoint\": {\"t\": %" PRIu32 ", \"i\": %" PRIu32 "}}\n",
+	    now, program_text, name_text, phase_text, s->entries_read, s->bytes_read,
+	    s->entries_applied, s->bytes_applied, s->batches, s->errors, retry_count,
+	    metrics_lag_seconds(s, now), lag_entries, s->checkpoint.t, s->checkpoint.i);
+}
+
+/* Append one line to the log: false (errno set) when it could not. */
+static bool
+append_line(const struct metrics_sample *sample, uint64_t retry_count, double now)
+{
+	char line[2048];
+	int length = metrics_format_line(line, sizeof(line), die_progname(), metrics.name, sample,
+	    retry_count, now);
+
+	if (length < 0 || (size_t)length >= sizeof(line)) {
+		errno = EOVERFLOW;
+		return false;
+	}
+	/* One write: O_APPEND puts it whole at the end, whoever else appends. */
+	return write(metrics.log_fd, line, (size_t)length) == length;
+}
+
 /* Write the file once: false (errno set) when it could not. */
 static bool
-write_file(const struct metrics_sample *sample, uint64_t retry_count)
+write_file(const struct metrics_sample *sample, uint64_t retry_count, double now)
 {
 	char text[TEXT_MAX];
 	char *temp;
@@ -153,8 +219,10 @@ write_file(const struct metrics_sample *sample, uint64_t retry_count)
 	int length, fd;
 	bool ok;
 
+	if (metrics.path == NULL)
+		return true;
 	length = metrics_format(text, sizeof(text), die_progname(), metrics.name, sample,
-	    retry_count, wall_seconds());
+	    retry_count, now);
 	if (length < 0 || (size_t)length >= sizeof(text)) {
 		errno = EOVERFLOW;
 		return false;
@@ -186,15 +254,23 @@ static void
 write_now(void)
 {
 	struct metrics_sample sample;
+	double now;
 
 	pthread_mutex_lock(&metrics.lock);
 	sample = metrics.sample;
 	sample.phase = metrics.phase;
 	pthread_mutex_unlock(&metrics.lock);
-	if (!write_file(&sample, atomic_load(&retries)) && !metrics.warned) {
+	now = wall_seconds();
+	if (!write_file(&sample, atomic_load(&retries), now) && !metrics.warned) {
 		metrics.warned = true;
 		warnmsg("--metrics %s: cannot write it: %s (going on without it)", metrics.path,
 		    strerror(errno));
+	}
+	if (metrics.log_fd >= 0 && !append_line(&sample, atomic_load(&retries), now) &&
+	    !metrics.log_warned) {
+		metrics.log_warned = true;
+		warnmsg("--metrics-log %s: cannot append to it: %s (going on without it)",
+		    metrics.log_path, strerror(errno));
 	}
 }
 
@@ -225,17 +301,23 @@ stop_at_exit(void)
 }
 
 void
-metrics_start(const char *path, const char *name)
+metrics_start(const char *path, const char *log_path, const char *name)
 {
-	if (path == NULL)
+	if (path == NULL && log_path == NULL)
 		return;
-	metrics.path = xstrdup(path);
+	metrics.path = path != NULL ? xstrdup(path) : NULL;
 	metrics.name = name != NULL ? xstrdup(name) : NULL;
 	snprintf(metrics.phase, sizeof(metrics.phase), "starting");
 	metrics.sample.caught_up = true;
 	metrics.sample.phase = metrics.phase;
-	if (!write_file(&metrics.sample, 0))
+	if (!write_file(&metrics.sample, 0, wall_seconds()))
 		die(EXIT_USAGE, "--metrics %s: %s", path, strerror(errno));
+	if (log_path != NULL) {
+		metrics.log_path = xstrdup(log_path);
+		metrics.log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (metrics.log_fd < 0 || !append_line(&metrics.sample, 0, wall_seconds()))
+			die(EXIT_USAGE, "--metrics-log %s: %s", log_path, strerror(errno));
+	}
 	metrics.on = true;
 	if (pthread_create(&metrics.writer, NULL, writer_run, NULL) != 0)
 		die(EXIT_DIFFERENT, "--metrics: cannot start its thread");

@@ -37,12 +37,20 @@ struct metrics_sample {
 };
 
 /*
- * Start writing path (NULL: metrics stay off and every call below does
- * nothing), labelled with the program's name and name (the checkpoint
- * or stream name; NULL for none). Writes the file once before it
- * returns: exits EXIT_USAGE if it cannot.
+ * Start writing path (--metrics) and appending to log_path
+ * (--metrics-log); either may be NULL, and with both NULL metrics stay
+ * off and every call below does nothing. Labelled with the program's
+ * name and name (the checkpoint or stream name; NULL for none). Writes
+ * each once before it returns: exits EXIT_USAGE if it cannot.
+ *
+ * The log gets one JSON line per second (and one at the end), the
+ * timeline migrate-report draws: {"time": UNIX_SECONDS, "program",
+ * "name", "phase", "entries_read", "bytes_read", "entries_applied",
+ * "bytes_applied", "batches", "errors", "retries", "lag_seconds",
+ * "lag_entries" (null: unknown), "checkpoint": {"t", "i"}}. Each line is
+ * one write to a file opened O_APPEND, so several programs may share one.
  */
-void metrics_start(const char *path, const char *name);
+void metrics_start(const char *path, const char *log_path, const char *name);
 
 /* The program's numbers now; the next write (within a second) shows them. */
 void metrics_update(const struct metrics_sample *sample);
@@ -65,6 +73,10 @@ double metrics_lag_seconds(const struct metrics_sample *sample, double now);
  * Exposed for the unit test.
  */
 int metrics_format(char *out, size_t size, const char *program, const char *name,
+    const struct metrics_sample *sample, uint64_t retries, double now);
+
+/* The same sample as one line of the log (newline included); as snprintf. */
+int metrics_format_line(char *out, size_t size, const char *program, const char *name,
     const struct metrics_sample *sample, uint64_t retries, double now);
 
 #endif

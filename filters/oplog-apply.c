@@ -30,7 +30,7 @@
 #define MAX_DEPTH 8	/* applyOps inside applyOps */
 
 struct options {
-	const char *input, *uri_file, *tls_ca_file, *name, *metrics;
+	const char *input, *uri_file, *tls_ca_file, *name, *metrics, *metrics_log;
 	long batch, flush_ms, txn_memory;
 	bool follow, resume, progress, quiet;
 };
@@ -59,7 +59,7 @@ main(int argc, char *argv[])
 	uri = NULL;
 	ns_filter_use_defaults(filter);
 	parse_options(argc, argv, &opt, filter);
-	metrics_start(opt.metrics, opt.name);
+	metrics_start(opt.metrics, opt.metrics_log, opt.name);
 	if (optind + 2 == argc) {
 		opt.input = argv[optind];
 		uri = argv[optind + 1];
@@ -121,6 +121,7 @@ usage(void)
 	    "                         then in temporary files\n"
 	    "  -p, --progress         one line of progress a second on stderr\n"
 	    "      --metrics FILE     Prometheus text metrics in FILE, rewritten each second\n"
+	    "      --metrics-log FILE append them to FILE each second, a JSON line each\n"
 	    "  -q, --quiet            no report at the end\n"
 	    "      --uri-file FILE    read URI from FILE ($OPLOGKIT_TARGET_URI otherwise)\n"
 	    "      --tls-ca-file FILE verify the server with this CA\n"
@@ -131,7 +132,7 @@ usage(void)
 static void
 parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
 {
-	enum { FLUSH_MS = 256, NS_REGEX, RETRY_FOR, TXN_MEMORY, URI_FILE, TLS_CA, METRICS };
+	enum { FLUSH_MS = 256, NS_REGEX, RETRY_FOR, TXN_MEMORY, URI_FILE, TLS_CA, METRICS, METRICS_LOG };
 	static const struct option options[] = {
 		{ "follow", no_argument, NULL, 'f' },
 		{ "resume", no_argument, NULL, 'r' },
@@ -146,6 +147,7 @@ parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
 		{ "txn-memory", required_argument, NULL, TXN_MEMORY },
 		{ "progress", no_argument, NULL, 'p' },
 		{ "metrics", required_argument, NULL, METRICS },
+		{ "metrics-log", required_argument, NULL, METRICS_LOG },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "uri-file", required_argument, NULL, URI_FILE },
 		{ "tls-ca-file", required_argument, NULL, TLS_CA },
@@ -176,6 +178,7 @@ parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
 		case RETRY_FOR: conn_set_retry_for(cli_duration_ms("--retry-for", optarg)); break;
 		case 'p': opt->progress = true; break;
 		case METRICS: opt->metrics = optarg; break;
+		case METRICS_LOG: opt->metrics_log = optarg; break;
 		case 'q': opt->quiet = true; break;
 		case URI_FILE: opt->uri_file = optarg; break;
 		case TLS_CA: opt->tls_ca_file = optarg; break;

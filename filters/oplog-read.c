@@ -49,7 +49,7 @@ static struct {
 	const char *resume;
 	const char *uri_file;
 	const char *tls_ca_file;
-	const char *metrics;
+	const char *metrics, *metrics_log;
 	timestamp_t since, until;
 	bool has_since, has_until, has_count, now, progress, has_retry_for;
 	uint64_t count;
@@ -121,10 +121,9 @@ main(int argc, char **argv)
 
 	die_init(argv[0]);
 	parse_options(argc, argv);
-	if (!opt.now)
-	{
+	if (!opt.now) {
 		stream_refuse_tty(opt.resume != NULL ? opt.resume : opt.output);
-		metrics_start(opt.metrics, NULL);
+		metrics_start(opt.metrics, opt.metrics_log, NULL);
 	}
 	uri = conn_uri_resolve(optind < argc ? argv[optind] : NULL, opt.uri_file,
 	    "OPLOGKIT_SOURCE_URI");
@@ -203,6 +202,7 @@ usage(void)
 	    "  --poll DUR          longest pause between polls of an idle oplog (1s)\n"
 	    "  --progress          one line a second on stderr\n"
 	    "  --metrics FILE      Prometheus text metrics in FILE, rewritten each second\n"
+	    "  --metrics-log FILE  append them to FILE each second, a JSON line each\n"
 	    "URI defaults to $OPLOGKIT_SOURCE_URI.\n");
 	exit(EXIT_DONE);
 }
@@ -230,7 +230,7 @@ parse_ts(const char *option, const char *text)
 static void
 parse_options(int argc, char **argv)
 {
-	enum { SINCE = 256, RESUME, UNTIL, COUNT, NOW, RETRY_FOR, POLL, PROGRESS, URI_FILE, TLS_CA, METRICS };
+	enum { SINCE = 256, RESUME, UNTIL, COUNT, NOW, RETRY_FOR, POLL, PROGRESS, URI_FILE, TLS_CA, METRICS, METRICS_LOG };
 	static const struct option options[] = {
 		{ "since", required_argument, NULL, SINCE },
 		{ "resume", required_argument, NULL, RESUME },
@@ -243,6 +243,7 @@ parse_options(int argc, char **argv)
 		{ "poll", required_argument, NULL, POLL },
 		{ "progress", no_argument, NULL, PROGRESS },
 		{ "metrics", required_argument, NULL, METRICS },
+		{ "metrics-log", required_argument, NULL, METRICS_LOG },
 		{ "uri-file", required_argument, NULL, URI_FILE },
 		{ "tls-ca-file", required_argument, NULL, TLS_CA },
 		{ "help", no_argument, NULL, 'h' },
@@ -270,6 +271,7 @@ parse_options(int argc, char **argv)
 		case POLL: opt.poll_ms = cli_duration_ms("--poll", optarg); break;
 		case PROGRESS: opt.progress = true; break;
 		case METRICS: opt.metrics = optarg; break;
+		case METRICS_LOG: opt.metrics_log = optarg; break;
 		case URI_FILE: opt.uri_file = optarg; break;
 		case TLS_CA: opt.tls_ca_file = optarg; break;
 		case 'h': usage();

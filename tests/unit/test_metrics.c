@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <bson/bson.h>
+
 #include "die.h"
 #include "metrics.h"
 
@@ -137,6 +139,36 @@ test_lag(void)
 	CHECK(metrics_lag_seconds(&s, 990.0) == 0, "clock skew");
 }
 
+/* A log line is one line of JSON with the same numbers; null where unknown. */
+static void
+test_log_line(void)
+{
+	struct metrics_sample s = sample_behind();
+	char line[2048];
+	bson_error_t error;
+	bson_t *doc;
+	bson_iter_t iter;
+	int length = metrics_format_line(line, sizeof(line), "oplog-apply", "m\"x\n", &s, 4, 1012.5);
+
+	CHECK(length > 0 && line[length - 1] == '\n' && strchr(line, '\n') == line + length - 1,
+	    "not one line: %s", line);
+	doc = bson_new_from_json((const uint8_t *)line, length - 1, &error);
+	CHECK(doc != NULL, "not JSON (%s): %s", error.message, line);
+	if (doc == NULL)
+		return;
+	CHECK(bson_iter_init_find(&iter, doc, "name") && strcmp(bson_iter_utf8(&iter, NULL), "m\"x\n") == 0,
+	    "name: %s", line);
+	CHECK(bson_iter_init_find(&iter, doc, "lag_seconds") && bson_iter_as_double(&iter) == 12.5,
+	    "lag: %s", line);
+	CHECK(bson_iter_init_find(&iter, doc, "entries_applied") && bson_iter_as_int64(&iter) == 1100,
+	    "applied: %s", line);
+	CHECK(bson_iter_init_find(&iter, doc, "retries") && bson_iter_as_int64(&iter) == 4, "retries");
+	bson_destroy(doc);
+	s.pending_known = false;
+	metrics_format_line(line, sizeof(line), "oplog-read", "", &s, 0, 1012.5);
+	CHECK(strstr(line, "\"lag_entries\": null") != NULL, "unknown entries: %s", line);
+}
+
 /* A reader polling the file while it is rewritten sees only whole files. */
 static atomic_bool done;
 static const char *watched;
@@ -168,7 +200,7 @@ poll_file(void *unused)
 static void
 test_atomic_rewrite(void)
 {
-	char dir[] = "/tmp/test_metrics.XXXXXX", path[256];
+	char dir[] = "/tmp/test_metrics.XXXXXX", path[256], log_path[256], line[2048];
 	struct metrics_sample s = sample_behind();
 	pthread_t reader;
 	DIR *listing;
@@ -180,8 +212,9 @@ test_atomic_rewrite(void)
 
 	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
 	snprintf(path, sizeof(path), "%s/oplogkit.prom", dir);
+	snprintf(log_path, sizeof(log_path), "%s/timeline.jsonl", dir);
 	watched = path;
-	metrics_start(path, "mig");
+	metrics_start(path, log_path, "mig");
 	pthread_create(&reader, NULL, poll_file, NULL);
 	/* Three rewrites a second apart, with the numbers changing between. */
 	for (k = 0; k < 30; k++) {
@@ -216,7 +249,24 @@ test_atomic_rewrite(void)
 			files++;
 	if (listing != NULL)
 		closedir(listing);
-	CHECK(files == 1, "%d files in %s, want only oplogkit.prom", files, dir);
+	CHECK(files == 2, "%d files in %s, want only oplogkit.prom and the log", files, dir);
+	/* The log: a line at the start, then each write; the last is the stop's. */
+	file = fopen(log_path, "r");
+	CHECK(file != NULL, "no log");
+	k = 0;
+	while (file != NULL && fgets(line, sizeof(line), file) != NULL) {
+		bson_error_t error;
+		bson_t *doc = bson_new_from_json((const uint8_t *)line, -1, &error);
+
+		CHECK(doc != NULL, "log line %d not JSON: %s", k + 1, line);
+		bson_destroy(doc);
+		k++;
+	}
+	if (file != NULL)
+		fclose(file);
+	CHECK(k >= 2 && strstr(line, "\"phase\": \"done\"") != NULL && strstr(line, "\"entries_read\": 4242,") != NULL,
+	    "%d log lines, the last: %s", k, line);
+	unlink(log_path);
 	unlink(path);
 	rmdir(dir);
 }
@@ -228,6 +278,7 @@ main(int argc, char **argv)
 	die_init(argv[0]);
 	test_format();
 	test_lag();
+	test_log_line();
 	test_atomic_rewrite();
 	if (failures > 0)
 		fprintf(stderr, "test_metrics: %d failed\n", failures);
