@@ -215,12 +215,13 @@ write_file(const struct metrics_sample *sample, uint64_t retry_count, double now
 {
 	char text[TEXT_MAX];
 	char *temp;
-	const char *slash = strrchr(metrics.path, '/');
+	const char *slash;
 	int length, fd;
 	bool ok;
 
 	if (metrics.path == NULL)
 		return true;
+	slash = strrchr(metrics.path, '/');
 	length = metrics_format(text, sizeof(text), die_progname(), metrics.name, sample,
 	    retry_count, now);
 	if (length < 0 || (size_t)length >= sizeof(text)) {
