@@ -78,12 +78,21 @@ write_load() {
 	echo "$SRC" >app.conf
 	export FENCE="touch '$work/fence'; while [ ! -e '$work/fenced' ]; do sleep 0.1; done"
 	export UNFENCE=true
-	# Run it with -e: every line must succeed, as a reader pasting it expects.
-	run bash -e recipe.sh
+	# Run it with -e: every line must succeed, as a reader pasting it
+	# expects. In a process group of its own: when a line fails, the
+	# reader and applier it started in the background are stopped with it.
+	set -m
+	bash -e recipe.sh >recipe.out 2>&1 3>&- &
+	recipe=$!
+	set +m
+	recipe_status=0
+	wait "$recipe" || recipe_status=$?
+	kill -TERM -- "-$recipe" 2>/dev/null || true
 	touch "$work/fence"
 	wait "$load" || true
+	run cat recipe.out
 	echo "$output"
-	assert_success
+	assert_equal "$recipe_status" 0
 	assert_line "oplog-read: exit 0"
 	assert_line "oplog-apply: exit 0"
 	# The load wrote during the migration and stopped at the fence.
