@@ -45,7 +45,9 @@ BINS = $(addprefix bin/,$(PROGRAMS))
 # The example application: the demo's and the benchmarks' write load.
 EXAMPLE_BINS = bin/oplogkit-loadgen
 
-all: $(BINS) $(EXAMPLE_BINS) $(UNIT_BIN) $(TOOL_BIN)
+# .variant first, by name: under .SECONDARY a missing stamp would not
+# otherwise be remade, and bin/ would keep the other variant's programs.
+all: $(OBJ)/.variant $(BINS) $(EXAMPLE_BINS) $(UNIT_BIN) $(TOOL_BIN)
 
 # bin/ holds the last variant built; the stamp relinks when it changes.
 $(OBJ)/.variant:
