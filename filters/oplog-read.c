@@ -685,7 +685,10 @@ recent_add(struct recent *recent, timestamp_t ts)
 	if (at < end && recent->keys[at] == key)
 		return false;
 	if (end == recent->capacity) {
-		memmove(recent->keys, recent->keys + recent->head, recent->count * sizeof(uint64_t));
+		/* keys is NULL before the first entry: memmove's pointers must not be */
+		if (recent->count > 0)
+			memmove(recent->keys, recent->keys + recent->head,
+			    recent->count * sizeof(uint64_t));
 		at -= recent->head;
 		recent->head = 0;
 		end = recent->count;
