@@ -205,7 +205,7 @@ window_of() { sed -n 's/^window *\([0-9]*\) ms$/\1/p' "$1"; }
 	sleep 1 # writes that only the reverse spool holds
 	run oplogkit-migrate status -w "$work"
 	# What became of it: killed, not merely stopped.
-	assert_line 'reverse: killed: oplog-apply killed by SIGKILL (killed by a signal)'
+	assert_line --regexp '^reverse: killed: oplog-apply killed by SIGKILL \(killed by a signal\)'
 	migrate reverse -w "$work"
 	assert_output --partial 'reader already running'
 	run oplogkit-migrate status -w "$work"
