@@ -67,7 +67,7 @@ assert_in_sync() {
 @test "oplogkit-migrate --help and bad usage" {
 	run oplogkit-migrate --help
 	assert_success
-	assert_line --partial 'usage: oplogkit-migrate [options] SOURCE_URI TARGET_URI'
+	assert_line --partial 'usage: oplogkit-migrate [options] [SOURCE_URI TARGET_URI]'
 	run oplogkit-migrate --bogus "$SRC_URI" "$DST_URI"
 	assert_failure 2
 	assert_line --partial 'unknown option --bogus'
