@@ -11,6 +11,11 @@ setup() {
 	db=$(unique_db mcli)
 }
 
+# A failed test must not leave the hostile run's streams running.
+teardown() {
+	[[ ! -d $BATS_TEST_TMPDIR/$EVIL ]] || oplogkit-migrate stop -w "$BATS_TEST_TMPDIR/$EVIL" >/dev/null 2>&1 3>&- || true
+}
+
 # A value that runs a command wherever a shell reads it as code.
 EVIL='a b'"'"'$(touch pwned1)'"'"'"$(touch pwned2)"`touch pwned3`;touch pwned4 #'
 
