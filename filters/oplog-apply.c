@@ -78,7 +78,8 @@ main(int argc, char *argv[])
 	if (app.reader == NULL)
 		exit(EXIT_USAGE);
 	stream_set_wait(app.reader, (int)opt.flush_ms, opt.follow);
-	app.batch = batch_new(app.client, &app.count, (size_t)opt.batch, MAX_BATCH_BYTES);
+	app.batch = batch_new(app.client, &app.count, app.reader, (size_t)opt.batch,
+	    MAX_BATCH_BYTES);
 	app.txns = txn_table_new((size_t)opt.txn_memory);
 	cli_catch_signals();
 	clock_gettime(CLOCK_MONOTONIC, &started);
@@ -459,7 +460,7 @@ watch_note(const struct applier *app, struct watch *watch, const char *phase)
 	sample.entries_applied = applied(&app->count);
 	sample.bytes_applied = watch->bytes_done;
 	sample.batches = app->count.batches;
-	sample.errors = app->count.conflicts + app->count.refused;
+	sample.errors = app->count.refused;	/* a unique-key conflict exits */
 	sample.oldest_pending = watch->pending_first;
 	sample.pending_entries = app->count.entries - watch->entries_done;
 	sample.pending_known = true;
@@ -537,9 +538,9 @@ report(const struct applier *app)
 	fprintf(stderr, "oplog-apply: %" PRIu64 " entries read, %" PRIu64 " applied (i %" PRIu64
 	    ", u %" PRIu64 ", d %" PRIu64 ", c %" PRIu64 ") in %" PRIu64 " batches; skipped %"
 	    PRIu64 ", missing %" PRIu64 ", already done %" PRIu64 ", refused %" PRIu64
-	    ", conflicts %" PRIu64 ", diffs read back %" PRIu64 "; %.1fs, %.0f entries/s; "
+	    ", reordered %" PRIu64 ", diffs read back %" PRIu64 "; %.1fs, %.0f entries/s; "
 	    "checkpoint %s at %s\n", c->entries, applied(c), c->inserts, c->updates, c->deletes,
-	    c->commands, c->batches, c->skipped, c->missing, c->tolerated, c->refused, c->conflicts,
+	    c->commands, c->batches, c->skipped, c->missing, c->tolerated, c->refused, c->reordered,
 	    c->fallbacks, elapsed, elapsed > 0 ? (double)c->entries / elapsed : 0.0, app->name,
 	    ts_format(app->saved_ts, ts, sizeof(ts)));
 }

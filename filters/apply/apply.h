@@ -23,7 +23,7 @@ struct counters {
 	uint64_t inserts, updates, deletes, commands;	/* applied, inner ops included */
 	uint64_t skipped;	/* n, fromMigrate, excluded, before --resume, no-effect */
 	uint64_t missing;	/* updates whose document was gone */
-	uint64_t conflicts;	/* duplicate key errors that a retry in order did not cure */
+	uint64_t reordered;	/* collections of a batch run again in stream order (unique keys) */
 	uint64_t refused;	/* commands the target does not support */
 	uint64_t tolerated;	/* commands already done (exists, not found) */
 	uint64_t batches;
@@ -63,8 +63,8 @@ void entry_fail(struct applier *app, const char *fmt, ...)
 
 /* batch.c: data writes grouped per collection, one entry per _id. */
 
-struct batch *batch_new(mongoc_client_t *client, struct counters *count, size_t max_ops,
-    size_t max_bytes);
+struct batch *batch_new(mongoc_client_t *client, struct counters *count,
+    const stream_reader *reader, size_t max_ops, size_t max_bytes);
 void batch_free(struct batch *batch);
 
 /*
@@ -77,7 +77,10 @@ bool batch_add(struct batch *batch, const char *ns, const bson_t *op, bool *full
 bool batch_empty(const struct batch *batch);
 size_t batch_size(const struct batch *batch);
 
-/* Write everything; exits EXIT_SERVER when the target fails for good. */
+/*
+ * Write everything; exits EXIT_SERVER when the target fails for good or
+ * a unique key conflicts in stream order (naming the entry).
+ */
 void batch_flush(struct batch *batch);
 
 /* command.c */

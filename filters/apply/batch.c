@@ -3,11 +3,20 @@
  * idempotent writes and grouped per collection into unordered bulk writes.
  *
  * A batch never holds two writes for one _id, so the order of writes
- * inside it does not matter and a bulk may run them in any order. Every
- * write is idempotent (replace by _id, $set/$unset of whole values,
- * delete by _id), so a bulk cut short by a network error is simply run
- * again. The batch owns copies of everything it holds.
+ * inside it matters only where two documents meet on a unique secondary
+ * index: a write may take a key another document frees later in the
+ * batch. The writes of a collection are kept in stream order; they run
+ * grouped by kind (cheaper), and when that meets a duplicate key the
+ * whole collection's part of the batch runs again, in stream order, in
+ * ordered bulks. A duplicate key that remains in stream order is a real
+ * conflict: exit 4 naming the entry, before the checkpoint moves.
+ *
+ * Every write is idempotent (replace by _id, $set/$unset of whole values,
+ * delete by _id), so a bulk cut short by a network error, or a grouped
+ * pass run again in order, is simply run again. The batch owns copies of
+ * everything it holds.
  */
+#include <inttypes.h>
 #include <string.h>
 
 #include "apply.h"
@@ -24,18 +33,20 @@ enum write_kind {
 	WRITE_REPLACE,	/* u with a whole document */
 	WRITE_UPDATE,	/* u with operators, or an exact $v:2 translation */
 	WRITE_DELETE,
-	WRITE_DIFF,	/* $v:2 translation valid only under a condition */
+	WRITE_DIFF,	/* $v:2 translation valid only under a condition, or upserting */
 	WRITE_RMW,	/* $v:2 diff applied here: read, diff_apply, replace */
 };
 
 struct write {
 	enum write_kind kind;
 	char op;		/* 'i', 'u', 'd', for the counters */
-	bool upsert;
+	bool upsert;		/* never for WRITE_DIFF: a shape filter must not upsert */
+	bool create;		/* $v:2 with b: a missing document is {_id} plus the diff */
 	bson_t *selector;	/* {_id: X} */
 	bson_t *doc;		/* replacement or update (empty for WRITE_RMW) */
-	bson_t *condition;	/* WRITE_DIFF: joins the selector */
+	bson_t *condition;	/* WRITE_DIFF: joins the selector (may be empty) */
 	bson_t *diff;		/* WRITE_DIFF, WRITE_RMW: the $v:2 diff */
+	uint64_t entry, offset;	/* the stream entry, for messages */
 };
 
 struct ns_batch {
@@ -54,6 +65,9 @@ struct id_slot {
 struct batch {
 	mongoc_client_t *client;
 	struct counters *count;
+	const stream_reader *reader;	/* names the entry of each write */
+	bool in_order;		/* a duplicate key is a conflict, not a reason to reorder */
+	bool reorder;		/* the grouped pass met a duplicate key: run again in order */
 	size_t max_ops, max_bytes;
 	struct ns_batch namespaces[MAX_NAMESPACES];
 	int namespace_count;
@@ -70,14 +84,17 @@ struct outcome {
 	uint32_t *error_index;	/* positions in the list given to execute */
 	int32_t *error_code;
 	char first_error[512];	/* of the first error that is not a duplicate key */
+	char first_duplicate[512];	/* of the first duplicate key */
 };
 
 struct batch *
-batch_new(mongoc_client_t *client, struct counters *count, size_t max_ops, size_t max_bytes)
+batch_new(mongoc_client_t *client, struct counters *count, const stream_reader *reader,
+    size_t max_ops, size_t max_bytes)
 {
 	struct batch *batch = xcalloc(1, sizeof(*batch));
 
 	batch->client = client;
+	batch->reader = reader;
 	batch->count = count;
 	batch->max_ops = max_ops;
 	batch->max_bytes = max_bytes;
@@ -273,18 +290,28 @@ has_operators(const bson_t *o)
 	return false;
 }
 
-/* u with $v:2: exact translation, conditional translation, or read-modify-write. */
+/*
+ * u with $v:2: exact translation, conditional translation, or
+ * read-modify-write. An upserting diff (b: true) is never sent as an
+ * upsert: $set of a dotted path would create what mongod's applier does
+ * not (a sub-diff of a missing field creates nothing), and with a shape
+ * condition the upsert would try an insert over the existing _id. It
+ * runs as a plain update; a miss reads the document back, and a missing
+ * document becomes {_id} plus the diff, as mongod's upsert makes it.
+ */
 static bool
 plan_diff(struct write *write, const bson_t *diff, char *why, size_t why_size)
 {
 	bson_t update, condition;
 	bson_error_t error;
 
+	write->create = write->upsert;
+	write->upsert = false;
 	if (!diff_validate(diff, why, why_size))
 		return false;
 	if (diff_to_update(diff, &update, &condition, &error)) {
 		write->doc = bson_copy(&update);
-		if (!bson_empty(&condition)) {
+		if (!bson_empty(&condition) || write->create) {
 			write->kind = WRITE_DIFF;
 			write->condition = bson_copy(&condition);
 			write->diff = bson_copy(diff);
@@ -372,6 +399,18 @@ plan_write(struct write *write, const bson_t *op, bson_iter_t *id, char *why, si
 	return true;
 }
 
+/* "NS: entry N at byte B: _id X" for messages; the caller frees it. */
+static char *
+write_name(const struct ns_batch *nb, const struct write *write)
+{
+	char *id = bson_as_relaxed_extended_json(write->selector, NULL);
+	char *name = bson_strdup_printf("%s.%s: entry %" PRIu64 " at byte %" PRIu64 ", %s", nb->db,
+	    nb->coll, write->entry, write->offset, id);
+
+	bson_free(id);
+	return name;
+}
+
 bool
 batch_add(struct batch *batch, const char *ns, const bson_t *op, bool *full, char *why,
     size_t why_size)
@@ -408,6 +447,10 @@ batch_add(struct batch *batch, const char *ns, const bson_t *op, bool *full, cha
 	id_seen(batch, &key, true);
 	bson_destroy(&key);
 	nb = &batch->namespaces[slot];
+	if (batch->reader != NULL) {
+		write.entry = stream_count(batch->reader);
+		write.offset = stream_offset(batch->reader);
+	}
 	if (nb->count == nb->size) {
 		nb->size = nb->size ? nb->size * 2 : 16;
 		nb->writes = xrealloc(nb->writes, nb->size * sizeof(*nb->writes));
@@ -457,10 +500,14 @@ outcome_errors(struct outcome *out, const bson_t *reply)
 		out->error_code = xrealloc(out->error_code, (out->error_count + 1) * sizeof(int32_t));
 		out->error_index[out->error_count] = (uint32_t)reply_int(&doc, "index");
 		out->error_code[out->error_count] = (int32_t)reply_int(&doc, "code");
-		if (out->error_code[out->error_count++] != DUPLICATE_KEY && out->first_error[0] == '\0' &&
-		    bson_iter_init_find(&error, &doc, "errmsg") && BSON_ITER_HOLDS_UTF8(&error))
-			snprintf(out->first_error, sizeof(out->first_error), "%s",
-			    bson_iter_utf8(&error, NULL));
+		if (bson_iter_init_find(&error, &doc, "errmsg") && BSON_ITER_HOLDS_UTF8(&error)) {
+			char *first = out->error_code[out->error_count] == DUPLICATE_KEY ?
+			    out->first_duplicate : out->first_error;
+
+			if (first[0] == '\0')
+				snprintf(first, sizeof(out->first_error), "%s", bson_iter_utf8(&error, NULL));
+		}
+		out->error_count++;
 	}
 	return out->error_count;
 }
@@ -505,16 +552,16 @@ bulk_add(mongoc_bulk_operation_t *bulk, const struct write *write)
 }
 
 /*
- * Run writes[list[0..n-1]] as one unordered bulk. Transient errors are
- * retried (the whole bulk: every write is idempotent); write errors are
- * added to out, their index counted from base; anything else exits
- * EXIT_SERVER.
+ * Run writes[list[0..n-1]] as one bulk, unordered unless ordered (then
+ * the server stops at the first error). Transient errors are retried
+ * (the whole bulk: every write is idempotent); write errors are added
+ * to out, their index counted from base; anything else exits EXIT_SERVER.
  */
 static void
 execute_chunk(mongoc_collection_t *coll, const struct ns_batch *nb, const struct write *writes,
-    const size_t *list, size_t n, bool bypass, size_t base, struct outcome *out)
+    const size_t *list, size_t n, bool bypass, bool ordered, size_t base, struct outcome *out)
 {
-	bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
+	bson_t *opts = BCON_NEW("ordered", BCON_BOOL(ordered));
 	retry_policy policy;
 	size_t k, errors_before = out->error_count;
 
@@ -567,28 +614,33 @@ execute(mongoc_client_t *client, const struct ns_batch *nb, const struct write *
 		chunk = UPDATE_CHUNK;
 	for (done = 0; done < n; done += chunk)
 		execute_chunk(coll, nb, writes, list + done, n - done < chunk ? n - done : chunk, bypass,
-		    done, out);
+		    false, done, out);
 	mongoc_collection_destroy(coll);
 }
 
 static void
 die_write(const struct ns_batch *nb, const struct write *write, int code, const char *message)
 {
-	char *id = bson_as_relaxed_extended_json(write->selector, NULL);
-
-	die(EXIT_SERVER, "%s.%s: write of %s failed: %s (code %d)", nb->db, nb->coll, id, message,
-	    code);
+	die(EXIT_SERVER, "%s: write failed: %s (code %d)", write_name(nb, write), message, code);
 }
 
-/* A duplicate key that persists: another document holds the unique key. */
+/*
+ * A duplicate key on a unique index. In the grouped pass it may be the
+ * order's doing (the key is freed later in the stream): the collection's
+ * writes run again in stream order. In stream order it is real: the
+ * target holds a document the stream does not account for. Exit before
+ * the checkpoint claims this entry or any after it.
+ */
 static void
-report_conflict(struct batch *batch, const struct ns_batch *nb, const struct write *write)
+duplicate_key(struct batch *batch, const struct ns_batch *nb, const struct write *write,
+    const char *message)
 {
-	char *id = bson_as_relaxed_extended_json(write->selector, NULL);
-
-	warnmsg("%s.%s: %s: duplicate key on a unique index, write skipped", nb->db, nb->coll, id);
-	bson_free(id);
-	batch->count->conflicts++;
+	if (!batch->in_order) {
+		batch->reorder = true;
+		return;
+	}
+	die(EXIT_SERVER, "%s: duplicate key on a unique index, in stream order: %s",
+	    write_name(nb, write), message[0] != '\0' ? message : "(no message)");
 }
 
 /* Run one write alone; returns whether it matched or upserted a document. */
@@ -604,7 +656,7 @@ run_alone(struct batch *batch, const struct ns_batch *nb, const struct write *wr
 	if (out.error_count > 0) {
 		if (out.error_code[0] != DUPLICATE_KEY)
 			die_write(nb, write, out.error_code[0], out.first_error);
-		report_conflict(batch, nb, write);
+		duplicate_key(batch, nb, write, out.first_duplicate);
 		hit = true;
 	}
 	outcome_clear(&out);
@@ -790,24 +842,29 @@ find_by_id(mongoc_client_t *client, const struct ns_batch *nb, const bson_t *sel
 	return found;
 }
 
-/* Read the document, apply the diff here, write it back. */
+/*
+ * Read the document, apply the diff here, write it back. A missing
+ * document is counted, unless the entry upserts (b: true): then it is
+ * {_id} plus the diff, what mongod's upsert builds from its query.
+ */
 static void
 read_modify_write(struct batch *batch, const struct ns_batch *nb, const struct write *write)
 {
-	struct write replace = { WRITE_REPLACE, 'u', false, write->selector, NULL, NULL, NULL };
+	struct write replace = *write;
 	bson_t doc, result;
 	char why[256];
 
 	if (!find_by_id(batch->client, nb, write->selector, &doc)) {
-		batch->count->missing++;
-		return;
+		if (!write->create) {
+			batch->count->missing++;
+			return;
+		}
+		bson_copy_to(write->selector, &doc);
 	}
-	if (!diff_apply(&doc, write->diff, &result, why, sizeof(why))) {
-		char *id = bson_as_relaxed_extended_json(write->selector, NULL);
-
-		die(EXIT_BAD_STREAM, "%s.%s: %s: cannot apply the $v:2 diff: %s", nb->db, nb->coll,
-		    id, why);
-	}
+	if (!diff_apply(&doc, write->diff, &result, why, sizeof(why)))
+		die(EXIT_BAD_STREAM, "%s: cannot apply the $v:2 diff: %s", write_name(nb, write), why);
+	replace.kind = WRITE_REPLACE;
+	replace.upsert = write->create;
 	replace.doc = &result;
 	if (!run_alone(batch, nb, &replace))
 		batch->count->missing++;	/* deleted in between: only by someone else */
@@ -832,6 +889,8 @@ flush_diffs(struct batch *batch, const struct ns_batch *nb, size_t *list)
 	if (n > 0) {
 		execute(batch->client, nb, nb->writes, list, n, true, &out);
 		all = out.error_count == 0 && out.matched == (int64_t)n;
+		if (out.error_count > 0 && out.error_code[0] == DUPLICATE_KEY)
+			duplicate_key(batch, nb, &nb->writes[list[0]], out.first_duplicate);
 		outcome_clear(&out);
 		for (k = 0; !all && k < n; k++)
 			if (!run_alone(batch, nb, &nb->writes[list[k]]))
@@ -840,6 +899,122 @@ flush_diffs(struct batch *batch, const struct ns_batch *nb, size_t *list)
 	n = select_writes(nb, 1u << WRITE_RMW, list);
 	for (k = 0; k < n; k++)
 		read_modify_write(batch, nb, &nb->writes[list[k]]);
+}
+
+/* One diff in its place: its translation alone, read-modify-write on a miss. */
+static void
+run_diff(struct batch *batch, const struct ns_batch *nb, const struct write *write)
+{
+	if (write->kind == WRITE_RMW || !run_alone(batch, nb, write))
+		read_modify_write(batch, nb, write);
+}
+
+/* Updates and replacements of writes[from, to) that found no document. */
+static void
+count_missing(struct batch *batch, const struct ns_batch *nb, size_t from, size_t to,
+    const struct outcome *out)
+{
+	int64_t expected = 0, upserts = 0, found;
+	size_t k;
+
+	for (k = from; k < to; k++) {
+		const struct write *write = &nb->writes[k];
+
+		if (write->kind != WRITE_UPDATE && write->kind != WRITE_REPLACE)
+			continue;
+		if (write->upsert)
+			upserts++;
+		else
+			expected++;
+	}
+	found = out->matched + out->upserted - upserts;
+	if (expected > found)
+		batch->count->missing += (uint64_t)(expected - found);
+}
+
+/*
+ * writes[from, to) as ordered bulks: the server stops at the first
+ * error, which is dealt with before the rest goes on. An insert that
+ * meets a duplicate key is run again as a replacement by _id (a replay's
+ * _id was there); a duplicate key that remains is a conflict.
+ */
+static void
+run_ordered(struct batch *batch, const struct ns_batch *nb, size_t from, size_t to)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(batch->client, nb->db, nb->coll);
+	size_t *list = xcalloc(to - from, sizeof(*list)), k;
+
+	while (from < to) {
+		const struct write *failed;
+		struct write replace;
+		struct outcome out;
+		size_t done;
+
+		for (k = from; k < to; k++)
+			list[k - from] = k;
+		memset(&out, 0, sizeof(out));
+		execute_chunk(coll, nb, nb->writes, list, to - from,
+		    nb->writes[from].kind != WRITE_DELETE, true, 0, &out);
+		done = out.error_count == 0 ? to - from : out.error_index[0];
+		if (done >= to - from && out.error_count > 0)
+			die(EXIT_SERVER, "%s.%s: bulk write error at %zu of %zu", nb->db, nb->coll, done,
+			    to - from);
+		count_missing(batch, nb, from, from + done, &out);
+		if (out.error_count == 0) {
+			outcome_clear(&out);
+			break;
+		}
+		failed = &nb->writes[from + done];
+		if (out.error_code[0] != DUPLICATE_KEY)
+			die_write(nb, failed, out.error_code[0], out.first_error);
+		if (failed->kind == WRITE_INSERT) {
+			replace = *failed;
+			replace.kind = WRITE_REPLACE;
+			run_alone(batch, nb, &replace);
+		} else {
+			duplicate_key(batch, nb, failed, out.first_duplicate);
+		}
+		outcome_clear(&out);
+		from += done + 1;
+	}
+	free(list);
+	mongoc_collection_destroy(coll);
+}
+
+static bool
+plain_write(const struct write *write)
+{
+	return write->kind != WRITE_DIFF && write->kind != WRITE_RMW;
+}
+
+/*
+ * The collection's writes in stream order: runs of plain writes as
+ * ordered bulks (at most UPDATE_CHUNK, deletes apart since some servers
+ * refuse bypassDocumentValidation on a delete), each diff alone in its
+ * place. Any duplicate key met here is a conflict.
+ */
+static void
+flush_in_order(struct batch *batch, const struct ns_batch *nb)
+{
+	size_t from = 0, to;
+
+	batch->in_order = true;
+	while (from < nb->count) {
+		const struct write *first = &nb->writes[from];
+
+		if (!plain_write(first)) {
+			run_diff(batch, nb, first);
+			from++;
+			continue;
+		}
+		for (to = from + 1; to < nb->count && to - from < UPDATE_CHUNK &&
+		    plain_write(&nb->writes[to]) &&
+		    (nb->writes[to].kind == WRITE_DELETE) == (first->kind == WRITE_DELETE); to++)
+			continue;
+		run_ordered(batch, nb, from, to);
+		from = to;
+	}
+	batch->in_order = false;
 }
 
 static void
@@ -856,6 +1031,31 @@ count_applied(struct counters *count, const struct ns_batch *nb)
 	}
 }
 
+/*
+ * One collection's writes: grouped by kind, which costs the fewest
+ * round trips; when that met a duplicate key, all of them again in
+ * stream order (each write is idempotent, so running one twice is
+ * harmless), with the counters of the grouped pass forgotten.
+ */
+static void
+flush_namespace(struct batch *batch, const struct ns_batch *nb, size_t *list)
+{
+	struct counters before = *batch->count;
+
+	batch->reorder = false;
+	flush_deletes(batch, nb, list);
+	flush_inserts(batch, nb, list);
+	flush_plain(batch, nb, list);
+	flush_diffs(batch, nb, list);
+	if (batch->reorder) {
+		batch->count->missing = before.missing;
+		batch->count->fallbacks = before.fallbacks;
+		batch->count->reordered++;
+		flush_in_order(batch, nb);
+	}
+	count_applied(batch->count, nb);
+}
+
 void
 batch_flush(struct batch *batch)
 {
@@ -865,15 +1065,8 @@ batch_flush(struct batch *batch)
 	if (batch->ops == 0)
 		return;
 	list = xcalloc(batch->ops, sizeof(*list));
-	for (n = 0; n < batch->namespace_count; n++) {
-		const struct ns_batch *nb = &batch->namespaces[n];
-
-		flush_deletes(batch, nb, list);
-		flush_inserts(batch, nb, list);
-		flush_plain(batch, nb, list);
-		flush_diffs(batch, nb, list);
-		count_applied(batch->count, nb);
-	}
+	for (n = 0; n < batch->namespace_count; n++)
+		flush_namespace(batch, &batch->namespaces[n], list);
 	free(list);
 	batch->count->batches++;
 	batch_clear(batch);
