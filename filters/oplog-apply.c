@@ -4,10 +4,13 @@
  *
  * Replaying any suffix of the stream again leaves the same state: inserts
  * replace by _id, updates set whole values, deletes tolerate a missing
- * document, commands tolerate "already done". The checkpoint
- * {_id: NAME, ts, count, wall} in oplogkit.checkpoints is written after
- * each batch, so a crash costs a re-apply, never data. The parts live in
- * filters/apply/: batch.c (data writes), command.c, txn.c.
+ * document, commands tolerate "already done". Data writes go to --jobs
+ * partitions that write while this thread reads on. The checkpoint
+ * {_id: NAME, ts, count, wall} in oplogkit.checkpoints says a ts only once
+ * every partition has written everything up to it, at most once a second
+ * (or CHECKPOINT_ROUNDS rounds), at every barrier and at the end, so a
+ * crash costs a re-apply, never data. The parts live in filters/apply/:
+ * batch.c (data writes), workers.c (partitions), command.c, txn.c.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -28,10 +31,12 @@
 #define MAX_BATCH_BYTES (48 * 1024 * 1024)
 #define TXN_MEMORY_MAX (64 * 1024 * 1024)
 #define MAX_DEPTH 8	/* applyOps inside applyOps */
+#define CHECKPOINT_ROUNDS 10	/* between barriers, a checkpoint every second or this many rounds */
+#define MAX_JOBS 64
 
 struct options {
 	const char *input, *uri_file, *tls_ca_file, *name, *metrics, *metrics_log;
-	long batch, flush_ms, txn_memory;
+	long batch, flush_ms, txn_memory, jobs;
 	bool follow, resume, progress, quiet;
 };
 
@@ -78,11 +83,12 @@ main(int argc, char *argv[])
 	if (app.reader == NULL)
 		exit(EXIT_USAGE);
 	stream_set_wait(app.reader, (int)opt.flush_ms, opt.follow);
-	app.batch = batch_new(app.client, &app.count, app.reader, (size_t)opt.batch,
-	    MAX_BATCH_BYTES);
+	app.workers = workers_new(app.client, uri, opt.tls_ca_file, (int)opt.jobs, app.reader,
+	    (size_t)opt.batch, MAX_BATCH_BYTES);
 	app.txns = txn_table_new((size_t)opt.txn_memory);
 	cli_catch_signals();
 	clock_gettime(CLOCK_MONOTONIC, &started);
+	app.saved_at = started;
 	if (opt.resume) {
 		checkpoint_read(&app, &resume_from);
 		app.done_ts = app.saved_ts = resume_from;
@@ -95,7 +101,7 @@ main(int argc, char *argv[])
 		report(&app);
 	metrics_stop(cli_stop ? "stopped" : "done");
 	txn_table_free(app.txns);
-	batch_free(app.batch);
+	workers_free(app.workers);
 	stream_close(app.reader);
 	client_close(app.client);
 	ns_filter_free(filter);
@@ -113,6 +119,7 @@ usage(void)
 	    "  -N, --name NAME        the checkpoint's name in oplogkit.checkpoints (default)\n"
 	    "  -b, --batch N          at most N entries per batch (1000)\n"
 	    "  -1, --one-at-a-time    apply entry by entry (--batch 1)\n"
+	    "  -j, --jobs N           write over N connections, by hash of (ns, _id) (2)\n"
 	    "      --flush-ms MS      flush a batch once input is idle this long (50)\n"
 	    "  -n, --ns GLOB          apply only matching namespaces (repeatable)\n"
 	    "  -x, --exclude GLOB     skip matching namespaces (repeatable)\n"
@@ -140,6 +147,7 @@ parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
 		{ "name", required_argument, NULL, 'N' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "one-at-a-time", no_argument, NULL, '1' },
+		{ "jobs", required_argument, NULL, 'j' },
 		{ "flush-ms", required_argument, NULL, FLUSH_MS },
 		{ "ns", required_argument, NULL, 'n' },
 		{ "exclude", required_argument, NULL, 'x' },
@@ -162,15 +170,17 @@ parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
 	memset(opt, 0, sizeof(*opt));
 	opt->name = "default";
 	opt->batch = 1000;
+	opt->jobs = 2;
 	opt->flush_ms = 50;
 	opt->txn_memory = TXN_MEMORY_MAX;
-	while ((ch = getopt_long(argc, argv, "frN:b:1n:x:pqhV", options, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "frN:b:1j:n:x:pqhV", options, NULL)) != -1) {
 		switch (ch) {
 		case 'f': opt->follow = true; break;
 		case 'r': opt->resume = true; break;
 		case 'N': opt->name = optarg; break;
 		case 'b': opt->batch = cli_number("--batch", optarg); break;
 		case '1': opt->batch = 1; break;
+		case 'j': opt->jobs = cli_number("--jobs", optarg); break;
 		case FLUSH_MS: opt->flush_ms = cli_number("--flush-ms", optarg); break;
 		case 'n': ok = ns_filter_include(filter, optarg); break;
 		case 'x': ok = ns_filter_exclude(filter, optarg); break;
@@ -190,9 +200,11 @@ parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
 		if (!ok)
 			break;
 	}
-	if (!ok || opt->batch < 1 || opt->name[0] == '\0' || opt->flush_ms > 60000) {
+	if (!ok || opt->batch < 1 || opt->name[0] == '\0' || opt->flush_ms > 60000 ||
+	    opt->jobs < 1 || opt->jobs > MAX_JOBS) {
 		if (ok)
-			warnmsg("--batch must be at least 1, --name not empty, --flush-ms at most 60000");
+			warnmsg("--batch must be at least 1, --jobs 1 to %d, --name not empty, "
+			    "--flush-ms at most 60000", MAX_JOBS);
 		fprintf(stderr, "usage: oplog-apply [options] [FILE] URI (--help for the options)\n");
 		exit(EXIT_USAGE);
 	}
@@ -274,6 +286,8 @@ checkpoint_write(struct applier *app, timestamp_t ts)
 			die(EXIT_SERVER, "%s: cannot write checkpoint '%s': %s", conn_masked(app->client),
 			    app->name, error.message);
 	app->saved_ts = ts;
+	clock_gettime(CLOCK_MONOTONIC, &app->saved_at);
+	app->rounds_unsaved = 0;
 	bson_destroy(opts);
 	bson_destroy(doc);
 	bson_destroy(selector);
@@ -281,19 +295,52 @@ checkpoint_write(struct applier *app, timestamp_t ts)
 }
 
 /*
- * The checkpoint never passes the first entry of a transaction still
- * held: a restart must read that entry again to commit it.
+ * What the round being built claims: every entry up to done_ts is in it
+ * or handed over before. The checkpoint never passes the first entry of
+ * a transaction still held: a restart must read that entry again.
  */
-void
-applier_flush(struct applier *app)
+static timestamp_t
+applier_claim(const struct applier *app)
 {
 	timestamp_t ts = app->done_ts, floor;
 
-	batch_flush(app->batch);
 	if (txn_floor(app->txns, &floor) && ts_compare(floor, ts) < 0)
 		ts = floor;
+	return ts;
+}
+
+void
+applier_flush(struct applier *app)
+{
+	timestamp_t ts = applier_claim(app);
+
+	if (!workers_round_empty(app->workers))
+		workers_dispatch(app->workers, ts);
+	workers_drain(app->workers);
+	workers_collect(app->workers, &app->count);
 	if (ts_compare(ts, app->saved_ts) != 0)
 		checkpoint_write(app, ts);
+}
+
+/*
+ * Hand the round over and read on: the partitions write it meanwhile.
+ * The checkpoint follows what every partition has written, once a
+ * second or every CHECKPOINT_ROUNDS rounds: more often buys nothing
+ * (a crash re-applies the difference) and costs a round trip.
+ */
+static void
+applier_cut(struct applier *app)
+{
+	timestamp_t ts;
+
+	workers_dispatch(app->workers, applier_claim(app));
+	app->rounds_unsaved++;
+	if (app->rounds_unsaved < CHECKPOINT_ROUNDS && clock_seconds_since(&app->saved_at) < 1.0)
+		return;
+	if (!workers_written(app->workers, &ts) || ts_compare(ts, app->saved_ts) == 0)
+		return;
+	workers_collect(app->workers, &app->count);
+	checkpoint_write(app, ts);
 }
 
 void
@@ -321,12 +368,12 @@ apply_data(struct applier *app, const bson_t *op)
 		app->count.skipped++;
 		return;
 	}
-	if (!batch_add(app->batch, ns, op, &full, why, sizeof(why)))
+	if (!workers_add(app->workers, ns, op, &full, why, sizeof(why)))
 		entry_fail(app, "%s: %s", ns, why);
 	if (!full)
 		return;
-	applier_flush(app);
-	if (!batch_add(app->batch, ns, op, &full, why, sizeof(why)) || full)
+	applier_cut(app);
+	if (!workers_add(app->workers, ns, op, &full, why, sizeof(why)) || full)
 		entry_fail(app, "%s: entry does not fit in an empty batch", ns);
 }
 
@@ -350,9 +397,11 @@ apply_op(struct applier *app, const bson_t *op, int depth)
 	} else if (strcmp(kind, "c") == 0) {
 		applier_flush(app);	/* a command is a barrier */
 		command_apply(app, op, depth);
+		workers_indexes_changed(app->workers);
 	} else if (strcmp(kind, "i") == 0 && is_index_insert(entry_ns(op))) {
 		applier_flush(app);
 		command_index_insert(app, op);
+		workers_indexes_changed(app->workers);
 	} else if (strcmp(kind, "i") == 0 || strcmp(kind, "u") == 0 || strcmp(kind, "d") == 0) {
 		apply_data(app, op);
 	} else if (strcmp(kind, "db") == 0) {
@@ -402,13 +451,16 @@ apply_entry(struct applier *app, const bson_t *entry)
 			txn_hold(app->txns, entry, app->done_ts);
 			return;
 		}
-		if (txn_held(app->txns, entry))
+		if (txn_held(app->txns, entry)) {
+			applier_flush(app);	/* a commit is a barrier */
 			txn_commit(app->txns, entry, app);
+		}
 		apply_ops_array(app, entry, 1);
 	} else if (strcmp(command, "commitTransaction") == 0) {
-		if (txn_held(app->txns, entry))
+		if (txn_held(app->txns, entry)) {
+			applier_flush(app);	/* a commit is a barrier */
 			txn_commit(app->txns, entry, app);
-		else
+		} else
 			app->count.skipped++;
 	} else if (strcmp(command, "abortTransaction") == 0) {
 		txn_discard(app->txns, entry);
@@ -419,15 +471,16 @@ apply_entry(struct applier *app, const bson_t *entry)
 }
 
 static void
-progress(const struct applier *app, struct timespec *last)
+progress(struct applier *app, struct timespec *last)
 {
-	static uint64_t last_entries;
+	static uint64_t last_entries;	/* the reading thread's */
 	double elapsed = clock_seconds_since(last);
 	time_t now = time(NULL);
 	char ts[32];
 
 	if (elapsed < 1.0)
 		return;
+	workers_collect(app->workers, &app->count);
 	fprintf(stderr, "oplog-apply: %" PRIu64 " entries, %.0f/s, %" PRIu64 " applied, "
 	    "%" PRIu64 " batches, at %s, lag %lds\n", app->count.entries,
 	    (double)(app->count.entries - last_entries) / elapsed, applied(&app->count),
@@ -472,7 +525,7 @@ watch_note(const struct applier *app, struct watch *watch, const char *phase)
 static void
 apply_stream(struct applier *app, const struct options *opt, timestamp_t resume_from)
 {
-	struct timespec batch_started = started, last_progress = started;
+	struct timespec last_progress = started;
 	struct watch watch = { 0, 0, 0, { 0, 0 } };
 	const bson_t *entry;
 	int status;
@@ -487,7 +540,6 @@ apply_stream(struct applier *app, const struct options *opt, timestamp_t resume_
 	    resume_from.t - OPLOG_LATE_WINDOW_S : 0, 0 };
 
 	for (;;) {
-		bool was_empty = batch_empty(app->batch);
 		timestamp_t ts;
 
 		status = stream_next(app->reader, &entry);
@@ -517,11 +569,9 @@ apply_stream(struct applier *app, const struct options *opt, timestamp_t resume_
 			apply_entry(app, entry);
 		if (ts_compare(ts, app->done_ts) > 0)
 			app->done_ts = ts;
-		if (was_empty && !batch_empty(app->batch))
-			clock_gettime(CLOCK_MONOTONIC, &batch_started);
-		if (opt->flush_ms > 0 && !batch_empty(app->batch) &&
-		    clock_seconds_since(&batch_started) * 1000 >= opt->flush_ms)
-			applier_flush(app);
+		/* The round's age counts from its first entry, whatever flushed the last one. */
+		if (opt->flush_ms > 0 && workers_round_age_ms(app->workers) >= opt->flush_ms)
+			applier_cut(app);
 		watch_note(app, &watch, "applying");
 	}
 	applier_flush(app);

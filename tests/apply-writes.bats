@@ -33,21 +33,24 @@ setup_db() {
 # stream DB: $BATS_TEST_TMPDIR/stream.json with @DB@ replaced, as BSON.
 stream() { sed "s/@DB@/$1/g" "$BATS_TEST_TMPDIR/stream.json" | json2bson; }
 
-# check_case NAME: apply the stream to a fresh database, again over its
-# result, and with --batch 1 to another fresh one; each must hold exactly
+# check_case NAME: apply the stream to a fresh database with --jobs 1 and
+# with --jobs 4, again over its result, and with --batch 1 (no folding,
+# no reordering) to another fresh one; each must hold exactly
 # $BATS_TEST_TMPDIR/after.json.
 check_case() {
-	local db expected
+	local db expected jobs
 	expected=$(documents <"$BATS_TEST_TMPDIR/after.json")
-	db=$(unique_db "$1")
-	setup_db "$db"
-	stream "$db" >"$BATS_TEST_TMPDIR/s.bson"
-	run oplog-apply "$BATS_TEST_TMPDIR/s.bson" "$DST_URI"
-	assert_success
-	assert_equal "$(mongo_dump "$DST_URI" "$db.c")" "$expected"
-	run oplog-apply "$BATS_TEST_TMPDIR/s.bson" "$DST_URI"
-	assert_success
-	assert_equal "$(mongo_dump "$DST_URI" "$db.c")" "$expected"
+	for jobs in 1 4; do
+		db=$(unique_db "$1_$jobs")
+		setup_db "$db"
+		stream "$db" >"$BATS_TEST_TMPDIR/s.bson"
+		run oplog-apply --jobs "$jobs" "$BATS_TEST_TMPDIR/s.bson" "$DST_URI"
+		assert_success
+		assert_equal "$(mongo_dump "$DST_URI" "$db.c")" "$expected"
+		run oplog-apply --jobs "$jobs" "$BATS_TEST_TMPDIR/s.bson" "$DST_URI"
+		assert_success
+		assert_equal "$(mongo_dump "$DST_URI" "$db.c")" "$expected"
+	done
 	db=$(unique_db "$1_one")
 	setup_db "$db"
 	stream "$db" >"$BATS_TEST_TMPDIR/s1.bson"
@@ -157,4 +160,68 @@ check_case() {
 		refute_output --partial '"_id" : { "$numberInt" : "2" }'
 
 	done
+}
+
+@test "hot documents: runs of one _id fold into one write that gives mongod's document" {
+	cat >"$BATS_TEST_TMPDIR/before.json" <<-'EOF'
+	{"_id": 1, "a": 0, "o": {"x": 1}}
+	{"_id": 5, "p": 1}
+	EOF
+	{
+		# 1: diffs of a document only the server knows: one read, one write.
+		echo '{"ts": {"$timestamp": {"t": 40, "i": 1}}, "op": "u", "ns": "@DB@.c", "o2": {"_id": 1}, "o": {"$v": 2, "diff": {"u": {"a": 1}}}}'
+		echo '{"ts": {"$timestamp": {"t": 40, "i": 2}}, "op": "u", "ns": "@DB@.c", "o2": {"_id": 1}, "o": {"$v": 2, "diff": {"u": {"a": 2}, "i": {"n": 1}}}}'
+		echo '{"ts": {"$timestamp": {"t": 40, "i": 3}}, "op": "u", "ns": "@DB@.c", "o2": {"_id": 1}, "o": {"$v": 2, "diff": {"so": {"u": {"x": 2}}}}}'
+		# 2: an insert and 200 diffs of it, applied here.
+		echo '{"ts": {"$timestamp": {"t": 41, "i": 1}}, "op": "i", "ns": "@DB@.c", "o": {"_id": 2, "k": 0, "l": []}}'
+		for i in $(seq 1 200); do
+			echo "{\"ts\": {\"\$timestamp\": {\"t\": 42, \"i\": $i}}, \"op\": \"u\", \"ns\": \"@DB@.c\", \"o2\": {\"_id\": 2}, \"o\": {\"\$v\": 2, \"diff\": {\"u\": {\"k\": $i}, \"sl\": {\"a\": true, \"u$((i - 1))\": $i}}}}"
+		done
+		# 3: inserted, deleted, upserted by a diff: {_id} plus the diff.
+		echo '{"ts": {"$timestamp": {"t": 43, "i": 1}}, "op": "i", "ns": "@DB@.c", "o": {"_id": 3, "v": 1}}'
+		echo '{"ts": {"$timestamp": {"t": 43, "i": 2}}, "op": "d", "ns": "@DB@.c", "o": {"_id": 3}}'
+		echo '{"ts": {"$timestamp": {"t": 43, "i": 3}}, "op": "u", "ns": "@DB@.c", "o2": {"_id": 3}, "o": {"$v": 2, "diff": {"u": {"w": 1}}}, "b": true}'
+		# 4: missing: an upsert creates it, an update follows.
+		echo '{"ts": {"$timestamp": {"t": 44, "i": 1}}, "op": "u", "ns": "@DB@.c", "o2": {"_id": 4}, "o": {"$v": 2, "diff": {"u": {"y": 2}, "sm": {"u": {"x": 1}}}}, "b": true}'
+		echo '{"ts": {"$timestamp": {"t": 44, "i": 2}}, "op": "u", "ns": "@DB@.c", "o2": {"_id": 4}, "o": {"$v": 2, "diff": {"u": {"y": 3}}}}'
+		# 5: an operator update cannot be folded: the batch is cut there.
+		echo '{"ts": {"$timestamp": {"t": 45, "i": 1}}, "op": "u", "ns": "@DB@.c", "o2": {"_id": 5}, "o": {"$v": 1, "$set": {"p": 2}}}'
+		echo '{"ts": {"$timestamp": {"t": 45, "i": 2}}, "op": "u", "ns": "@DB@.c", "o2": {"_id": 5}, "o": {"$v": 2, "diff": {"u": {"p": 3}}}}'
+		echo '{"ts": {"$timestamp": {"t": 45, "i": 3}}, "op": "u", "ns": "@DB@.c", "o2": {"_id": 5}, "o": {"$v": 1, "$set": {"r": 1}}}'
+		# 6: replaced after diffs: the replacement wins.
+		echo '{"ts": {"$timestamp": {"t": 46, "i": 1}}, "op": "u", "ns": "@DB@.c", "o2": {"_id": 1}, "o": {"$v": 2, "diff": {"u": {"a": 3}}}}'
+	} >"$BATS_TEST_TMPDIR/stream.json"
+	{
+		echo '{"_id": 1, "a": 3, "o": {"x": 2}, "n": 1}'
+		echo "{\"_id\": 2, \"k\": 200, \"l\": [$(seq -s ', ' 1 200)]}"
+		echo '{"_id": 3, "w": 1}'
+		echo '{"_id": 4, "y": 3}'
+		echo '{"_id": 5, "p": 3, "r": 1}'
+	} >"$BATS_TEST_TMPDIR/after.json"
+	check_case hot
+	# 213 entries in at most 3 batches (the operator update of 5 cuts twice).
+	db=$(unique_db hot_count)
+	setup_db "$db"
+	stream "$db" >"$BATS_TEST_TMPDIR/s.bson"
+	run oplog-apply --jobs 1 "$BATS_TEST_TMPDIR/s.bson" "$DST_URI"
+	assert_success
+	assert_output --partial '213 applied'
+	assert_output --regexp ' in [1-3] batches'
+}
+
+@test "hot documents under a unique index fold only where no other write is between" {
+	touch "$BATS_TEST_TMPDIR/unique"
+	echo '{"_id": 1, "k": 1}' >"$BATS_TEST_TMPDIR/before.json"
+	cat >"$BATS_TEST_TMPDIR/stream.json" <<-'EOF'
+	{"ts": {"$timestamp": {"t": 50, "i": 1}}, "op": "u", "ns": "@DB@.c", "o2": {"_id": 1}, "o": {"$v": 2, "diff": {"u": {"k": 2}}}}
+	{"ts": {"$timestamp": {"t": 50, "i": 2}}, "op": "u", "ns": "@DB@.c", "o2": {"_id": 1}, "o": {"$v": 2, "diff": {"u": {"k": 3}}}}
+	{"ts": {"$timestamp": {"t": 50, "i": 3}}, "op": "i", "ns": "@DB@.c", "o": {"_id": 2, "k": 1}}
+	{"ts": {"$timestamp": {"t": 50, "i": 4}}, "op": "u", "ns": "@DB@.c", "o2": {"_id": 2}, "o": {"$v": 2, "diff": {"u": {"k": 5}}}}
+	{"ts": {"$timestamp": {"t": 50, "i": 5}}, "op": "u", "ns": "@DB@.c", "o2": {"_id": 1}, "o": {"$v": 2, "diff": {"u": {"k": 1}}}}
+	EOF
+	cat >"$BATS_TEST_TMPDIR/after.json" <<-'EOF'
+	{"_id": 1, "k": 1}
+	{"_id": 2, "k": 5}
+	EOF
+	check_case unique_hot
 }

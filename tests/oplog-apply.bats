@@ -312,13 +312,13 @@ same_as_source() {
 	assert_output '{ "_id" : { "$numberInt" : "1" } }'
 }
 
-@test "kill -9 in the middle, then --resume: the same final state as one clean run" {
+@test "kill -9 in the middle of --jobs 4, then --resume: the same final state as one clean --jobs 1 run" {
 	db=$(unique_db crash)
 	"$GEN_OPLOG" --entries 600 --namespaces 1 --seed 11 | oplog-filter --rename "bench0.*=${db}_a.*" >"$BATS_TEST_TMPDIR/a.bson"
 	"$GEN_OPLOG" --entries 600 --namespaces 1 --seed 11 | oplog-filter --rename "bench0.*=${db}_b.*" >"$BATS_TEST_TMPDIR/b.bson"
-	run oplog-apply -q "$BATS_TEST_TMPDIR/a.bson" "$DST_URI"
+	run oplog-apply -q --jobs 1 "$BATS_TEST_TMPDIR/a.bson" "$DST_URI"
 	assert_success
-	oplog-apply -q --batch 5 --name "$db" "$BATS_TEST_TMPDIR/b.bson" "$DST_URI" &
+	oplog-apply -q --jobs 4 --batch 5 --name "$db" "$BATS_TEST_TMPDIR/b.bson" "$DST_URI" &
 	pid=$!
 	for _ in $(seq 100); do
 		n=$(mongo_cmd "$DST_URI" "${db}_b" '{"count": "c0"}' | jq .n)
@@ -329,7 +329,7 @@ same_as_source() {
 	wait "$pid" || true
 	run mongo_cmd "$DST_URI" oplogkit "{\"find\": \"checkpoints\", \"filter\": {\"_id\": \"$db\"}}"
 	assert_output --partial '$timestamp'
-	run oplog-apply --resume --batch 5 --name "$db" "$BATS_TEST_TMPDIR/b.bson" "$DST_URI"
+	run oplog-apply --resume --jobs 4 --batch 5 --name "$db" "$BATS_TEST_TMPDIR/b.bson" "$DST_URI"
 	assert_success
 	refute_output --partial ' 0 applied'
 	assert_equal "$(mongo_dump "$DST_URI" "${db}_b.c0")" "$(mongo_dump "$DST_URI" "${db}_a.c0")"

@@ -1,7 +1,8 @@
 /*
  * apply.h - the parts of oplog-apply: the batch of data writes (batch.c),
- * the commands (command.c), the held transactions (txn.c), and the
- * applier they share, driven by filters/oplog-apply.c.
+ * the partitions that write them in parallel (workers.c), the commands
+ * (command.c), the held transactions (txn.c), and the applier they
+ * share, driven by filters/oplog-apply.c.
  *
  * Private to oplog-apply: no other program links these files.
  */
@@ -12,12 +13,13 @@
 #include <mongoc/mongoc.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "entry.h"
 #include "ns.h"
 #include "stream.h"
 
-/* What the report and --progress print. */
+/* What the report and --progress print: only uint64_t (workers_collect adds them up). */
 struct counters {
 	uint64_t entries;	/* stream entries read */
 	uint64_t inserts, updates, deletes, commands;	/* applied, inner ops included */
@@ -32,23 +34,29 @@ struct counters {
 
 struct batch;
 struct txn_table;
+struct workers;
 
 struct applier {
-	mongoc_client_t *client;
+	mongoc_client_t *client;	/* the reading thread's: commands, checkpoint */
 	ns_filter *filter;
 	stream_reader *reader;	/* for messages naming the entry */
-	struct batch *batch;
+	struct workers *workers;	/* the data writes, --jobs partitions */
 	struct txn_table *txns;
 	struct counters count;
 	timestamp_t done_ts;	/* every entry up to here is in the batch or applied */
 	timestamp_t saved_ts;	/* what the checkpoint says */
+	struct timespec saved_at;	/* when the checkpoint was last written */
+	unsigned rounds_unsaved;	/* rounds handed over since */
 	uint64_t applied_total;	/* the checkpoint's count */
 	const char *name;	/* the checkpoint's _id */
 };
 
 /* oplog-apply.c */
 
-/* Flush the batch and write the checkpoint. Exits EXIT_SERVER on failure. */
+/*
+ * A barrier: hand the round over, wait until every partition wrote it,
+ * and write the checkpoint. Exits EXIT_SERVER on failure.
+ */
 void applier_flush(struct applier *app);
 
 /* Apply one op: a top-level entry or an inner op of applyOps (depth > 0). */
@@ -61,27 +69,63 @@ void apply_ops_array(struct applier *app, const bson_t *entry, int depth);
 void entry_fail(struct applier *app, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
 
-/* batch.c: data writes grouped per collection, one entry per _id. */
+/*
+ * batch.c: data writes grouped per collection, one write per _id: later
+ * entries of an _id are folded into it where that gives mongod's result.
+ * Built by the reading thread, written by a worker with its own client.
+ */
 
-struct batch *batch_new(mongoc_client_t *client, struct counters *count,
-    const stream_reader *reader, size_t max_ops, size_t max_bytes);
+struct batch *batch_new(struct counters *count, const stream_reader *reader, size_t max_ops,
+    size_t max_bytes);
 void batch_free(struct batch *batch);
+
+/* The hash of (ns, _id) of a data op, that picks its partition. */
+uint64_t batch_route(const char *ns, const bson_t *op);
 
 /*
  * Turn a data op (i, u, d) into a write. Returns false with why set when
  * the op is malformed. *full is set when the op cannot join this batch
- * (its _id is already in it, or a limit is reached): flush, then add again.
+ * (it cannot be folded into its _id's write, or a limit is reached):
+ * flush, then add again. ordered: the collection has a unique secondary
+ * index, so its writes keep stream order (ordered bulks).
  */
-bool batch_add(struct batch *batch, const char *ns, const bson_t *op, bool *full,
+bool batch_add(struct batch *batch, const char *ns, const bson_t *op, bool ordered, bool *full,
     char *why, size_t why_size);
 bool batch_empty(const struct batch *batch);
 size_t batch_size(const struct batch *batch);
 
 /*
- * Write everything; exits EXIT_SERVER when the target fails for good or
- * a unique key conflicts in stream order (naming the entry).
+ * Write everything with client; exits EXIT_SERVER when the target fails
+ * for good or a unique key conflicts in stream order (naming the entry).
  */
-void batch_flush(struct batch *batch);
+void batch_flush(struct batch *batch, mongoc_client_t *client);
+
+/* workers.c: --jobs threads with a client each, fed rounds of batches. */
+
+struct workers *workers_new(mongoc_client_t *client, const char *uri, const char *tls_ca_file,
+    int jobs, const stream_reader *reader, size_t max_ops, size_t max_bytes);
+void workers_free(struct workers *pool);
+
+/* Add a data op to its partition's batch; as batch_add (*full: hand the round over first). */
+bool workers_add(struct workers *pool, const char *ns, const bson_t *op, bool *full, char *why,
+    size_t why_size);
+bool workers_round_empty(const struct workers *pool);
+double workers_round_age_ms(const struct workers *pool);
+
+/* Hand the round over (waits for the previous one); claim: every entry up to it is in. */
+void workers_dispatch(struct workers *pool, timestamp_t claim);
+
+/* Wait until every round handed over is written. */
+void workers_drain(struct workers *pool);
+
+/* The claim of the last round every partition has written; false when none. */
+bool workers_written(struct workers *pool, timestamp_t *ts);
+
+/* Add to total what the workers counted since the last call. */
+void workers_collect(struct workers *pool, struct counters *total);
+
+/* A command ran: unique indexes may have come or gone; ask again. */
+void workers_indexes_changed(struct workers *pool);
 
 /* command.c */
 

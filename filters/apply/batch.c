@@ -37,20 +37,28 @@ enum write_kind {
 	WRITE_RMW,	/* $v:2 diff applied here: read, diff_apply, replace */
 };
 
+/* A $v:2 diff of a write; create: the entry upserts (b: true). */
+struct step {
+	bson_t *diff;
+	bool create;
+};
+
 struct write {
 	enum write_kind kind;
-	char op;		/* 'i', 'u', 'd', for the counters */
+	uint32_t ops[3];	/* entries i, u, d folded into this write, for the counters */
 	bool upsert;		/* never for WRITE_DIFF: a shape filter must not upsert */
 	bool create;		/* $v:2 with b: a missing document is {_id} plus the diff */
 	bson_t *selector;	/* {_id: X} */
 	bson_t *doc;		/* replacement or update (empty for WRITE_RMW) */
 	bson_t *condition;	/* WRITE_DIFF: joins the selector (may be empty) */
-	bson_t *diff;		/* WRITE_DIFF, WRITE_RMW: the $v:2 diff */
+	struct step *steps;	/* $v:2 diffs, in stream order: WRITE_RMW applies them all */
+	size_t nsteps;
 	uint64_t entry, offset;	/* the stream entry, for messages */
 };
 
 struct ns_batch {
 	char db[128], coll[256];
+	bool ordered;		/* a unique secondary index: stream order, ordered bulks */
 	struct write *writes;
 	size_t count, size;
 };
@@ -59,6 +67,7 @@ struct ns_batch {
 struct id_slot {
 	uint64_t hash;
 	uint32_t offset, length;
+	uint32_t ns, index;	/* the write that holds this _id */
 	bool used;
 };
 
@@ -88,12 +97,10 @@ struct outcome {
 };
 
 struct batch *
-batch_new(mongoc_client_t *client, struct counters *count, const stream_reader *reader,
-    size_t max_ops, size_t max_bytes)
+batch_new(struct counters *count, const stream_reader *reader, size_t max_ops, size_t max_bytes)
 {
 	struct batch *batch = xcalloc(1, sizeof(*batch));
 
-	batch->client = client;
 	batch->reader = reader;
 	batch->count = count;
 	batch->max_ops = max_ops;
@@ -104,15 +111,38 @@ batch_new(mongoc_client_t *client, struct counters *count, const stream_reader *
 	return batch;
 }
 
+/* Forget what the write holds but its selector (NULL-safe). */
+static void
+write_forget(struct write *write)
+{
+	size_t k;
+
+	if (write->doc != NULL)
+		bson_destroy(write->doc);
+	if (write->condition != NULL)
+		bson_destroy(write->condition);
+	for (k = 0; k < write->nsteps; k++)
+		bson_destroy(write->steps[k].diff);
+	free(write->steps);
+	write->doc = write->condition = NULL;
+	write->steps = NULL;
+	write->nsteps = 0;
+}
+
 static void
 write_clear(struct write *write)
 {
-	bson_destroy(write->selector);
-	bson_destroy(write->doc);
-	if (write->condition != NULL)
-		bson_destroy(write->condition);
-	if (write->diff != NULL)
-		bson_destroy(write->diff);
+	write_forget(write);
+	if (write->selector != NULL)
+		bson_destroy(write->selector);
+	write->selector = NULL;
+}
+
+static void
+step_add(struct write *write, const bson_t *diff, bool create)
+{
+	write->steps = xrealloc(write->steps, (write->nsteps + 1) * sizeof(*write->steps));
+	write->steps[write->nsteps++] = (struct step){ bson_copy(diff), create };
 }
 
 static void
@@ -181,31 +211,39 @@ id_key(int slot, const bson_iter_t *id, bson_t *key)
 		bson_append_iter(key, "", 0, id);
 }
 
-/* Whether the key is in the set; adds it when add is true. */
-static bool
-id_seen(struct batch *batch, const bson_t *key, bool add)
+/*
+ * The slot of the key: the one holding it, or the free one where it
+ * goes (slot->used tells which).
+ */
+static struct id_slot *
+id_find(struct batch *batch, const bson_t *key, uint64_t *hash)
 {
 	const uint8_t *data = bson_get_data(key);
-	uint64_t hash = hash_bytes(1469598103934665603ULL, data, key->len);
 	size_t mask = batch->id_capacity - 1, k;
 
-	for (k = hash & mask; batch->ids[k].used; k = (k + 1) & mask) {
+	*hash = hash_bytes(1469598103934665603ULL, data, key->len);
+	for (k = *hash & mask; batch->ids[k].used; k = (k + 1) & mask) {
 		struct id_slot *slot = &batch->ids[k];
 
-		if (slot->hash == hash && slot->length == key->len &&
+		if (slot->hash == *hash && slot->length == key->len &&
 		    memcmp(batch->keys + slot->offset, data, key->len) == 0)
-			return true;
+			break;
 	}
-	if (!add)
-		return false;
+	return &batch->ids[k];
+}
+
+static void
+id_add(struct batch *batch, struct id_slot *slot, uint64_t hash, const bson_t *key, int ns,
+    size_t index)
+{
 	if (batch->keys_used + key->len > batch->keys_size) {
 		batch->keys_size = (batch->keys_used + key->len) * 2;
 		batch->keys = xrealloc(batch->keys, batch->keys_size);
 	}
-	memcpy(batch->keys + batch->keys_used, data, key->len);
-	batch->ids[k] = (struct id_slot){ hash, (uint32_t)batch->keys_used, key->len, true };
+	memcpy(batch->keys + batch->keys_used, bson_get_data(key), key->len);
+	*slot = (struct id_slot){ hash, (uint32_t)batch->keys_used, key->len, (uint32_t)ns,
+	    (uint32_t)index, true };
 	batch->keys_used += key->len;
-	return false;
 }
 
 static int
@@ -309,12 +347,12 @@ plan_diff(struct write *write, const bson_t *diff, char *why, size_t why_size)
 	write->upsert = false;
 	if (!diff_validate(diff, why, why_size))
 		return false;
+	step_add(write, diff, write->create);	/* kept to fold later diffs of the _id */
 	if (diff_to_update(diff, &update, &condition, &error)) {
 		write->doc = bson_copy(&update);
 		if (!bson_empty(&condition) || write->create) {
 			write->kind = WRITE_DIFF;
 			write->condition = bson_copy(&condition);
-			write->diff = bson_copy(diff);
 		}
 		bson_destroy(&update);
 		bson_destroy(&condition);
@@ -325,7 +363,6 @@ plan_diff(struct write *write, const bson_t *diff, char *why, size_t why_size)
 	if (error.domain == DIFF_ERROR_DOMAIN && error.code == DIFF_ERROR_INEXACT) {
 		write->kind = WRITE_RMW;
 		write->doc = bson_new();
-		write->diff = bson_copy(diff);
 		return true;
 	}
 	snprintf(why, why_size, "bad $v:2 diff: %s", error.message);
@@ -370,7 +407,7 @@ plan_write(struct write *write, const bson_t *op, bson_iter_t *id, char *why, si
 	bson_t o;
 
 	memset(write, 0, sizeof(*write));
-	write->op = kind[0];
+	write->ops[kind[0] == 'i' ? 0 : kind[0] == 'u' ? 1 : 2] = 1;
 	if (!entry_object(op, "o", &o)) {
 		snprintf(why, why_size, "%s entry without its o document", kind);
 		return false;
@@ -411,14 +448,195 @@ write_name(const struct ns_batch *nb, const struct write *write)
 	return name;
 }
 
-bool
-batch_add(struct batch *batch, const char *ns, const bson_t *op, bool *full, char *why,
+/* Whether the document is known to exist after write (its content may not be). */
+static bool
+exists_after(const struct write *write)
+{
+	size_t k;
+
+	if (write->kind == WRITE_INSERT || write->upsert)
+		return true;
+	for (k = 0; k < write->nsteps; k++)
+		if (write->steps[k].create)
+			return true;
+	return false;
+}
+
+/* A translated diff becomes read-modify-write of its steps. */
+static void
+write_forget_translation(struct write *write)
+{
+	if (write->doc != NULL)
+		bson_destroy(write->doc);
+	if (write->condition != NULL)
+		bson_destroy(write->condition);
+	write->condition = NULL;
+	write->doc = bson_new();
+	write->kind = WRITE_RMW;
+}
+
+/* prev takes next's place: next's content moves into prev. */
+static void
+fold_take(struct write *prev, struct write *next)
+{
+	write_forget(prev);
+	prev->kind = next->kind;
+	prev->upsert = next->upsert;
+	prev->create = next->create;
+	prev->doc = next->doc;
+	prev->condition = next->condition;
+	prev->steps = next->steps;
+	prev->nsteps = next->nsteps;
+	next->doc = next->condition = NULL;
+	next->steps = NULL;
+	next->nsteps = 0;
+}
+
+/* The document prev writes whole (INSERT, REPLACE), turned by the diff into *doc. */
+static bool
+fold_diff_into(struct write *prev, const bson_t *base, const struct step *step, char *why,
     size_t why_size)
 {
-	struct write write;
-	struct ns_batch *nb;
+	bson_t result;
+
+	if (!diff_apply(base, step->diff, &result, why, why_size)) {
+		bson_destroy(&result);
+		return false;
+	}
+	bson_destroy(prev->doc);
+	prev->doc = bson_copy(&result);
+	bson_destroy(&result);
+	return true;
+}
+
+/*
+ * Fold next, a later entry of the same _id, into prev so that one write
+ * gives the document the two give in turn, as mongod would: what writes
+ * a whole document takes over; a $v:2 diff of a document known here is
+ * applied here (diff_apply is mongod's applier); a diff of a document
+ * known only to the server joins prev's read-modify-write chain. Returns
+ * 1 when folded, 0 when it cannot be (an operator update: the caller
+ * flushes first), -1 with why when a diff does not apply.
+ */
+static int
+fold(struct write *prev, struct write *next, char *why, size_t why_size)
+{
+	bool exists = exists_after(prev), whole = prev->kind == WRITE_INSERT ||
+	    prev->kind == WRITE_REPLACE;
+
+	if (next->kind == WRITE_DELETE || next->kind == WRITE_INSERT) {
+		fold_take(prev, next);
+	} else if (next->kind == WRITE_REPLACE) {
+		if (prev->kind == WRITE_DELETE && !next->upsert)
+			return 1;	/* no document to replace */
+		next->upsert = next->upsert || exists;
+		if (prev->kind == WRITE_INSERT || prev->kind == WRITE_DELETE)
+			next->kind = WRITE_INSERT;	/* insert, replacing where it exists */
+		fold_take(prev, next);
+	} else if (next->nsteps == 0) {
+		if (prev->kind == WRITE_DELETE && !next->upsert)
+			return 1;
+		return 0;	/* operators ($set, $inc...): only the server applies them */
+	} else if (prev->kind == WRITE_DELETE) {
+		if (!next->create)
+			return 1;
+		prev->kind = WRITE_INSERT;
+		prev->doc = bson_new();
+		if (!fold_diff_into(prev, prev->selector, &next->steps[0], why, why_size))
+			return -1;
+	} else if (whole && (exists || !next->create)) {
+		/* The document is prev's, or is missing and stays so. */
+		if (!fold_diff_into(prev, prev->doc, &next->steps[0], why, why_size))
+			return -1;
+	} else if (prev->nsteps > 0 && !whole) {
+		write_forget_translation(prev);
+		step_add(prev, next->steps[0].diff, next->steps[0].create);
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+uint64_t
+batch_route(const char *ns, const bson_t *op)
+{
+	uint64_t hash = hash_bytes(1469598103934665603ULL, (const uint8_t *)ns, strlen(ns));
 	bson_iter_t id;
 	bson_t key;
+
+	if (!op_id(op, strcmp(entry_op(op), "u") == 0 ? "o2" : "o", &id))
+		return hash;
+	id_key(0, &id, &key);
+	hash = hash_bytes(hash, bson_get_data(&key), key.len);
+	bson_destroy(&key);
+	return hash;
+}
+
+/* Where the new write goes, or why not; see batch_add. */
+static bool
+batch_place(struct batch *batch, int slot, const bson_iter_t *id, struct write *write,
+    const bson_t *op, bool *full, char *why, size_t why_size)
+{
+	struct ns_batch *nb = &batch->namespaces[slot];
+	struct write *prev;
+	struct id_slot *seen;
+	uint64_t hash;
+	bson_t key;
+	int folded;
+
+	id_key(slot, id, &key);
+	seen = id_find(batch, &key, &hash);
+	if (batch->ops > 0 && (batch->ops >= batch->max_ops ||
+	    batch->bytes + op->len > batch->max_bytes)) {
+		bson_destroy(&key);
+		*full = true;
+		return true;
+	}
+	if (seen->used) {
+		bson_destroy(&key);
+		/* In stream order, folding may move a write only where none is between. */
+		if (nb->ordered && seen->index + 1 != nb->count) {
+			*full = true;
+			return true;
+		}
+		prev = &nb->writes[seen->index];
+		folded = fold(prev, write, why, why_size);
+		if (folded < 0)
+			return false;
+		*full = folded == 0;
+		if (folded > 0) {
+			prev->ops[0] += write->ops[0];
+			prev->ops[1] += write->ops[1];
+			prev->ops[2] += write->ops[2];
+			batch->ops++;
+			batch->bytes += op->len;
+		}
+		return true;
+	}
+	id_add(batch, seen, hash, &key, slot, nb->count);
+	bson_destroy(&key);
+	if (batch->reader != NULL) {
+		write->entry = stream_count(batch->reader);
+		write->offset = stream_offset(batch->reader);
+	}
+	if (nb->count == nb->size) {
+		nb->size = nb->size ? nb->size * 2 : 16;
+		nb->writes = xrealloc(nb->writes, nb->size * sizeof(*nb->writes));
+	}
+	nb->writes[nb->count++] = *write;
+	memset(write, 0, sizeof(*write));	/* the batch owns it now */
+	batch->ops++;
+	batch->bytes += op->len;
+	return true;
+}
+
+bool
+batch_add(struct batch *batch, const char *ns, const bson_t *op, bool ordered, bool *full,
+    char *why, size_t why_size)
+{
+	struct write write;
+	bson_iter_t id;
+	bool ok;
 	int slot;
 
 	*full = false;
@@ -427,38 +645,19 @@ batch_add(struct batch *batch, const char *ns, const bson_t *op, bool *full, cha
 		return false;
 	}
 	if (!plan_write(&write, op, &id, why, why_size)) {
-		write.selector = bson_new();
-		write.doc = write.doc != NULL ? write.doc : bson_new();
 		write_clear(&write);
 		return false;
 	}
 	slot = namespace_slot(batch, ns);
-	if (slot >= 0)
-		id_key(slot, &id, &key);
-	if (slot < 0 || (batch->ops > 0 && (batch->ops >= batch->max_ops ||
-	    batch->bytes + op->len > batch->max_bytes || id_seen(batch, &key, false)))) {
-		if (slot >= 0)
-			bson_destroy(&key);
-		write.selector = write.selector != NULL ? write.selector : bson_new();
-		write_clear(&write);
+	if (slot < 0) {
 		*full = true;
-		return true;
+		ok = true;
+	} else {
+		batch->namespaces[slot].ordered |= ordered;
+		ok = batch_place(batch, slot, &id, &write, op, full, why, why_size);
 	}
-	id_seen(batch, &key, true);
-	bson_destroy(&key);
-	nb = &batch->namespaces[slot];
-	if (batch->reader != NULL) {
-		write.entry = stream_count(batch->reader);
-		write.offset = stream_offset(batch->reader);
-	}
-	if (nb->count == nb->size) {
-		nb->size = nb->size ? nb->size * 2 : 16;
-		nb->writes = xrealloc(nb->writes, nb->size * sizeof(*nb->writes));
-	}
-	nb->writes[nb->count++] = write;
-	batch->ops++;
-	batch->bytes += op->len;
-	return true;
+	write_clear(&write);
+	return ok;
 }
 
 static void
@@ -851,24 +1050,34 @@ static void
 read_modify_write(struct batch *batch, const struct ns_batch *nb, const struct write *write)
 {
 	struct write replace = *write;
+	bool have, made = false;
 	bson_t doc, result;
 	char why[256];
+	size_t k;
 
-	if (!find_by_id(batch->client, nb, write->selector, &doc)) {
-		if (!write->create) {
-			batch->count->missing++;
-			return;
+	have = find_by_id(batch->client, nb, write->selector, &doc);
+	for (k = 0; k < write->nsteps; k++) {
+		if (!have && !write->steps[k].create)
+			continue;	/* an update of a missing document: nothing */
+		if (!have) {
+			bson_copy_to(write->selector, &doc);
+			have = made = true;
 		}
-		bson_copy_to(write->selector, &doc);
+		if (!diff_apply(&doc, write->steps[k].diff, &result, why, sizeof(why)))
+			die(EXIT_BAD_STREAM, "%s: cannot apply the $v:2 diff: %s",
+			    write_name(nb, write), why);
+		bson_destroy(&doc);
+		bson_steal(&doc, &result);
 	}
-	if (!diff_apply(&doc, write->diff, &result, why, sizeof(why)))
-		die(EXIT_BAD_STREAM, "%s: cannot apply the $v:2 diff: %s", write_name(nb, write), why);
+	if (!have) {
+		batch->count->missing++;
+		return;
+	}
 	replace.kind = WRITE_REPLACE;
-	replace.upsert = write->create;
-	replace.doc = &result;
+	replace.upsert = made;
+	replace.doc = &doc;
 	if (!run_alone(batch, nb, &replace))
 		batch->count->missing++;	/* deleted in between: only by someone else */
-	bson_destroy(&result);
 	bson_destroy(&doc);
 	batch->count->fallbacks++;
 }
@@ -1023,11 +1232,9 @@ count_applied(struct counters *count, const struct ns_batch *nb)
 	size_t k;
 
 	for (k = 0; k < nb->count; k++) {
-		switch (nb->writes[k].op) {
-		case 'i': count->inserts++; break;
-		case 'u': count->updates++; break;
-		default: count->deletes++; break;
-		}
+		count->inserts += nb->writes[k].ops[0];
+		count->updates += nb->writes[k].ops[1];
+		count->deletes += nb->writes[k].ops[2];
 	}
 }
 
@@ -1042,6 +1249,11 @@ flush_namespace(struct batch *batch, const struct ns_batch *nb, size_t *list)
 {
 	struct counters before = *batch->count;
 
+	if (nb->ordered) {
+		flush_in_order(batch, nb);
+		count_applied(batch->count, nb);
+		return;
+	}
 	batch->reorder = false;
 	flush_deletes(batch, nb, list);
 	flush_inserts(batch, nb, list);
@@ -1057,13 +1269,14 @@ flush_namespace(struct batch *batch, const struct ns_batch *nb, size_t *list)
 }
 
 void
-batch_flush(struct batch *batch)
+batch_flush(struct batch *batch, mongoc_client_t *client)
 {
 	size_t *list;
 	int n;
 
 	if (batch->ops == 0)
 		return;
+	batch->client = client;
 	list = xcalloc(batch->ops, sizeof(*list));
 	for (n = 0; n < batch->namespace_count; n++)
 		flush_namespace(batch, &batch->namespaces[n], list);
