@@ -342,20 +342,36 @@ plan_diff(struct write *write, const bson_t *diff, char *why, size_t why_size)
 {
 	bson_t update, condition;
 	bson_error_t error;
+	bool translated;
 
 	write->create = write->upsert;
 	write->upsert = false;
 	if (!diff_validate(diff, why, why_size))
 		return false;
 	step_add(write, diff, write->create);	/* kept to fold later diffs of the _id */
-	if (diff_to_update(diff, &update, &condition, &error)) {
+	memset(&error, 0, sizeof(error));
+	translated = diff_to_update(diff, &update, &condition, &error);
+	if (translated && bson_empty(&condition)) {
 		write->doc = bson_copy(&update);
-		if (!bson_empty(&condition) || write->create) {
+		if (write->create) {
 			write->kind = WRITE_DIFF;
 			write->condition = bson_copy(&condition);
 		}
 		bson_destroy(&update);
 		bson_destroy(&condition);
+		return true;
+	}
+	/*
+	 * Exact only under a shape condition: read-modify-write instead. The
+	 * condition in the selector would keep FerretDB from its _id index
+	 * (a scan of the collection per write); a read by _id and a
+	 * replacement by _id use it.
+	 */
+	if (translated) {
+		bson_destroy(&update);
+		bson_destroy(&condition);
+		write->kind = WRITE_RMW;
+		write->doc = bson_new();
 		return true;
 	}
 	bson_destroy(&update);
@@ -931,8 +947,8 @@ replace_again(struct batch *batch, const struct ns_batch *nb, const size_t *list
  * again alone); any other error ends the program. The caller frees it.
  */
 static bool *
-duplicate_key_failures(const struct ns_batch *nb, const size_t *list, size_t n,
-    const struct outcome *out)
+duplicate_key_failures(const struct ns_batch *nb, const struct write *writes, const size_t *list,
+    size_t n, const struct outcome *out)
 {
 	bool *failed = xcalloc(n, sizeof(*failed));
 	size_t k;
@@ -943,7 +959,7 @@ duplicate_key_failures(const struct ns_batch *nb, const size_t *list, size_t n,
 		if (at >= n)
 			die(EXIT_SERVER, "%s.%s: bulk write error at %u of %zu", nb->db, nb->coll, at, n);
 		if (out->error_code[k] != DUPLICATE_KEY)
-			die_write(nb, &nb->writes[list[at]], out->error_code[k], out->first_error);
+			die_write(nb, &writes[list[at]], out->error_code[k], out->first_error);
 		failed[at] = true;
 	}
 	return failed;
@@ -964,7 +980,7 @@ flush_inserts(struct batch *batch, const struct ns_batch *nb, size_t *list)
 	if (n == 0)
 		return;
 	execute(batch->client, nb, nb->writes, list, n, true, &out);
-	failed = duplicate_key_failures(nb, list, n, &out);
+	failed = duplicate_key_failures(nb, nb->writes, list, n, &out);
 	outcome_clear(&out);
 	replace_again(batch, nb, list, failed, n);
 	free(failed);
@@ -989,7 +1005,7 @@ flush_plain(struct batch *batch, const struct ns_batch *nb, size_t *list)
 	if (n == 0)
 		return;
 	execute(batch->client, nb, nb->writes, list, n, true, &out);
-	failed = duplicate_key_failures(nb, list, n, &out);
+	failed = duplicate_key_failures(nb, nb->writes, list, n, &out);
 	for (k = 0; k < n; k++) {
 		const struct write *write = &nb->writes[list[k]];
 
@@ -1041,45 +1057,217 @@ find_by_id(mongoc_client_t *client, const struct ns_batch *nb, const bson_t *sel
 	return found;
 }
 
+/* The key of a selector's _id, as id_key makes it (1, 1L and 1.0 alike). */
+static void
+selector_key(const bson_t *selector, bson_t *key)
+{
+	bson_iter_t id;
+
+	if (bson_iter_init_find(&id, selector, "_id"))
+		id_key(0, &id, key);
+	else
+		bson_init(key);
+}
+
 /*
- * Read the document, apply the diff here, write it back. A missing
- * document is counted, unless the entry upserts (b: true): then it is
- * {_id} plus the diff, what mongod's upsert builds from its query.
+ * Read the documents of writes[list[0..n)] in one query by _id ($in):
+ * found[k] says whether docs[k] was found (and initialized). One round
+ * trip for the batch, where one find per document would cost n.
  */
 static void
-read_modify_write(struct batch *batch, const struct ns_batch *nb, const struct write *write)
+find_by_ids(mongoc_client_t *client, const struct ns_batch *nb, const struct write *writes,
+    const size_t *list, size_t n, bson_t *docs, bool *found)
 {
-	struct write replace = *write;
-	bool have, made = false;
-	bson_t doc, result;
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, nb->db, nb->coll);
+	bson_t filter = BSON_INITIALIZER, in, ids, *keys = xcalloc(n, sizeof(*keys));
+	retry_policy policy;
+	char index[16];
+	const char *name;
+	size_t k;
+
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
+	BSON_APPEND_ARRAY_BEGIN(&in, "$in", &ids);
+	for (k = 0; k < n; k++) {
+		bson_iter_t id;
+
+		selector_key(writes[list[k]].selector, &keys[k]);
+		if (bson_iter_init_find(&id, writes[list[k]].selector, "_id")) {
+			bson_uint32_to_string((uint32_t)k, &name, index, sizeof(index));
+			bson_append_iter(&ids, name, -1, &id);
+		}
+	}
+	bson_append_array_end(&in, &ids);
+	bson_append_document_end(&filter, &in);
+	retry_init(&policy, conn_retry_for());
+	for (;;) {
+		mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
+		const bson_t *result;
+		bson_error_t error;
+
+		memset(found, 0, n * sizeof(*found));
+		while (mongoc_cursor_next(cursor, &result)) {
+			bson_t key;
+
+			selector_key(result, &key);
+			for (k = 0; k < n; k++) {
+				if (found[k] || keys[k].len != key.len ||
+				    memcmp(bson_get_data(&keys[k]), bson_get_data(&key), key.len) != 0)
+					continue;
+				bson_copy_to(result, &docs[k]);
+				found[k] = true;
+				break;
+			}
+			bson_destroy(&key);
+		}
+		if (!mongoc_cursor_error(cursor, &error)) {
+			mongoc_cursor_destroy(cursor);
+			break;
+		}
+		mongoc_cursor_destroy(cursor);
+		for (k = 0; k < n; k++)
+			if (found[k])
+				bson_destroy(&docs[k]);
+		if (!retry_again(&policy, &error))
+			die(EXIT_SERVER, "%s.%s: find: %s", nb->db, nb->coll, error.message);
+	}
+	for (k = 0; k < n; k++)
+		bson_destroy(&keys[k]);
+	free(keys);
+	bson_destroy(&filter);
+	mongoc_collection_destroy(coll);
+}
+
+/*
+ * Apply the write's diffs here to *doc (initialized when have: the
+ * document as read). A missing document stays missing (false), unless
+ * an entry upserts (b: true): from there it is {_id} plus the diffs,
+ * what mongod's upsert builds from its query; *made says so.
+ */
+static bool
+rmw_apply(struct batch *batch, const struct ns_batch *nb, const struct write *write, bool have,
+    bson_t *doc, bool *made)
+{
+	bson_t result;
 	char why[256];
 	size_t k;
 
-	have = find_by_id(batch->client, nb, write->selector, &doc);
+	*made = false;
 	for (k = 0; k < write->nsteps; k++) {
 		if (!have && !write->steps[k].create)
 			continue;	/* an update of a missing document: nothing */
 		if (!have) {
-			bson_copy_to(write->selector, &doc);
-			have = made = true;
+			bson_copy_to(write->selector, doc);
+			have = *made = true;
 		}
-		if (!diff_apply(&doc, write->steps[k].diff, &result, why, sizeof(why)))
+		if (!diff_apply(doc, write->steps[k].diff, &result, why, sizeof(why)))
 			die(EXIT_BAD_STREAM, "%s: cannot apply the $v:2 diff: %s",
 			    write_name(nb, write), why);
-		bson_destroy(&doc);
-		bson_steal(&doc, &result);
+		bson_destroy(doc);
+		bson_steal(doc, &result);
 	}
-	if (!have) {
+	if (!have)
 		batch->count->missing++;
+	batch->count->fallbacks++;
+	return have;
+}
+
+/* Read the document by _id and apply the write's diffs: as rmw_apply. */
+static bool
+rmw_compute(struct batch *batch, const struct ns_batch *nb, const struct write *write,
+    bson_t *doc, bool *made)
+{
+	return rmw_apply(batch, nb, write, find_by_id(batch->client, nb, write->selector, doc), doc,
+	    made);
+}
+
+/* Read the document, apply the diffs here, write it back alone. */
+static void
+read_modify_write(struct batch *batch, const struct ns_batch *nb, const struct write *write)
+{
+	struct write replace = *write;
+	bson_t doc;
+	bool made;
+
+	if (!rmw_compute(batch, nb, write, &doc, &made))
 		return;
-	}
 	replace.kind = WRITE_REPLACE;
 	replace.upsert = made;
 	replace.doc = &doc;
 	if (!run_alone(batch, nb, &replace))
 		batch->count->missing++;	/* deleted in between: only by someone else */
 	bson_destroy(&doc);
-	batch->count->fallbacks++;
+}
+
+/* Updates and replacements of writes[0, n) that found no document. */
+static void
+count_missing_of(struct batch *batch, const struct write *writes, size_t n,
+    const struct outcome *out)
+{
+	int64_t expected = 0, upserts = 0, found;
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		const struct write *write = &writes[k];
+
+		if (write->kind != WRITE_UPDATE && write->kind != WRITE_REPLACE)
+			continue;
+		if (write->upsert)
+			upserts++;
+		else
+			expected++;
+	}
+	found = out->matched + out->upserted - upserts;
+	if (expected > found)
+		batch->count->missing += (uint64_t)(expected - found);
+}
+
+/*
+ * The read-modify-writes of the batch: each document read by _id (a
+ * plain _id lookup, which FerretDB answers from its index where a
+ * selector with shape conditions scans the collection), the diffs
+ * applied here, the results written back in bulks of replacements by _id.
+ */
+static void
+flush_rmw(struct batch *batch, const struct ns_batch *nb, size_t *list)
+{
+	size_t n = select_writes(nb, 1u << WRITE_RMW, list), m = 0, k;
+	struct write *replaces = xcalloc(n + 1, sizeof(*replaces));
+	size_t *order = xcalloc(n + 1, sizeof(*order));
+	bson_t *docs = xcalloc(n + 1, sizeof(*docs));
+	bool *found = xcalloc(n + 1, sizeof(*found));
+	struct outcome out;
+	bool made, *failed;
+
+	if (n > 0)
+		find_by_ids(batch->client, nb, nb->writes, list, n, docs, found);
+	for (k = 0; k < n; k++) {
+		found[k] = rmw_apply(batch, nb, &nb->writes[list[k]], found[k], &docs[k], &made);
+		if (!found[k])
+			continue;
+		replaces[m] = nb->writes[list[k]];
+		replaces[m].kind = WRITE_REPLACE;
+		replaces[m].upsert = made;
+		replaces[m].doc = &docs[k];
+		order[m] = m;
+		m++;
+	}
+	if (m > 0) {
+		execute(batch->client, nb, replaces, order, m, true, &out);
+		failed = duplicate_key_failures(nb, replaces, order, m, &out);
+		count_missing_of(batch, replaces, m, &out);
+		for (k = 0; k < m; k++)
+			if (failed[k])
+				run_alone(batch, nb, &replaces[k]);
+		free(failed);
+		outcome_clear(&out);
+	}
+	for (k = 0; k < n; k++)
+		if (found[k])
+			bson_destroy(&docs[k]);
+	free(found);
+	free(docs);
+	free(order);
+	free(replaces);
 }
 
 /*
@@ -1105,9 +1293,7 @@ flush_diffs(struct batch *batch, const struct ns_batch *nb, size_t *list)
 			if (!run_alone(batch, nb, &nb->writes[list[k]]))
 				read_modify_write(batch, nb, &nb->writes[list[k]]);
 	}
-	n = select_writes(nb, 1u << WRITE_RMW, list);
-	for (k = 0; k < n; k++)
-		read_modify_write(batch, nb, &nb->writes[list[k]]);
+	flush_rmw(batch, nb, list);
 }
 
 /* One diff in its place: its translation alone, read-modify-write on a miss. */
@@ -1123,22 +1309,7 @@ static void
 count_missing(struct batch *batch, const struct ns_batch *nb, size_t from, size_t to,
     const struct outcome *out)
 {
-	int64_t expected = 0, upserts = 0, found;
-	size_t k;
-
-	for (k = from; k < to; k++) {
-		const struct write *write = &nb->writes[k];
-
-		if (write->kind != WRITE_UPDATE && write->kind != WRITE_REPLACE)
-			continue;
-		if (write->upsert)
-			upserts++;
-		else
-			expected++;
-	}
-	found = out->matched + out->upserted - upserts;
-	if (expected > found)
-		batch->count->missing += (uint64_t)(expected - found);
+	count_missing_of(batch, nb->writes + from, to - from, out);
 }
 
 /*
