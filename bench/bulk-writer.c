@@ -6,6 +6,15 @@
  *
  *   bulk-writer [--batch N] [--drop] URI NS [FILE]   documents of FILE (BSON)
  *   bulk-writer --generate N [--seed S] [--batch N] [--drop] URI NS
+ *   bulk-writer --oplog FILE [--batch N] [--jobs N] URI
+ *
+ * --oplog is the like baseline of oplog-apply: the same i, u and d
+ * operations an oplog stream holds, issued as a plain client would (an
+ * insert, an update by _id with $set/$unset, a delete by _id), in
+ * unordered bulks of --batch per collection, over --jobs connections by
+ * hash of (ns, _id). $v:2 diffs become the $set/$unset a client sends
+ * (array resizes are left out); commands are not run: the caller creates
+ * nothing the stream's writes do not create themselves.
  *
  * --generate makes N documents of 100 B to 16 KiB (most small), with
  * _id 0..N-1, shaped like gen-oplog's. Prints the count and the seconds.
@@ -13,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +49,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: " PROG " [--batch N] [--drop] URI NS [FILE]\n"
-	    "       " PROG " --generate N [--seed S] [--batch N] [--drop] URI NS\n");
+	    "       " PROG " --generate N [--seed S] [--batch N] [--drop] URI NS\n"
+	    "       " PROG " --oplog FILE [--batch N] [--jobs N] URI\n");
 	exit(2);
 }
 
@@ -175,6 +186,270 @@ insert_batch(mongoc_collection_t *coll, bson_t *batch, int n)
 	mongoc_bulk_operation_destroy(bulk);
 }
 
+/* --- --oplog: the same operations as a stream ------------------------- */
+
+struct ops {
+	bson_t **entries;	/* pointers: a bson_t may point into itself, so never moves */
+	size_t count;
+	const char *uri;
+	long long batch;
+	int jobs;
+};
+
+struct job {
+	struct ops *ops;
+	int index;
+	long long sent, errors;
+};
+
+/* A $v:2 diff as the $set/$unset a client would send, under prefix. */
+static void
+diff_translate(bson_iter_t *diff, const char *prefix, bool array, bson_t *set, bson_t *unset)
+{
+	while (bson_iter_next(diff)) {
+		const char *key = bson_iter_key(diff);
+		char path[512];
+		bson_iter_t section;
+
+		if (strcmp(key, "a") == 0 || strcmp(key, "l") == 0)
+			continue;
+		if (array && (key[0] == 'u' || key[0] == 's')) {
+			snprintf(path, sizeof(path), "%s%s", prefix, key + 1);
+			if (key[0] == 'u') {
+				bson_append_iter(set, path, -1, diff);
+			} else if (bson_iter_recurse(diff, &section)) {
+				bson_iter_t probe = section;
+				bool sub_array = bson_iter_find(&probe, "a") && bson_iter_as_bool(&probe);
+
+				strncat(path, ".", sizeof(path) - strlen(path) - 1);
+				diff_translate(&section, path, sub_array, set, unset);
+			}
+			continue;
+		}
+		if ((strcmp(key, "u") == 0 || strcmp(key, "i") == 0 || strcmp(key, "d") == 0) &&
+		    bson_iter_recurse(diff, &section)) {
+			while (bson_iter_next(&section)) {
+				snprintf(path, sizeof(path), "%s%s", prefix, bson_iter_key(&section));
+				if (key[0] == 'd')
+					BSON_APPEND_UTF8(unset, path, "");
+				else
+					bson_append_iter(set, path, -1, &section);
+			}
+		} else if (key[0] == 's' && bson_iter_recurse(diff, &section)) {
+			bson_iter_t probe = section;
+			bool sub_array = bson_iter_find(&probe, "a") && bson_iter_as_bool(&probe);
+
+			snprintf(path, sizeof(path), "%s%s.", prefix, key + 1);
+			diff_translate(&section, path, sub_array, set, unset);
+		}
+	}
+}
+
+/* The update a client sends for an oplog u: o as is, or a diff translated. */
+static bool
+update_of(const bson_t *o, bson_t *update, bool *replace)
+{
+	bson_iter_t iter, diff;
+	bson_t set = BSON_INITIALIZER, unset = BSON_INITIALIZER;
+
+	*replace = false;
+	bson_init(update);
+	if (bson_iter_init_find(&iter, o, "diff") && bson_iter_recurse(&iter, &diff)) {
+		diff_translate(&diff, "", false, &set, &unset);
+		if (!bson_empty(&set))
+			BSON_APPEND_DOCUMENT(update, "$set", &set);
+		if (!bson_empty(&unset))
+			BSON_APPEND_DOCUMENT(update, "$unset", &unset);
+	} else {
+		bson_iter_init(&iter, o);
+		while (bson_iter_next(&iter)) {
+			if (strcmp(bson_iter_key(&iter), "$v") == 0)
+				continue;
+			if (bson_iter_key(&iter)[0] != '$')
+				*replace = true;
+			bson_append_iter(update, NULL, 0, &iter);
+		}
+	}
+	bson_destroy(&set);
+	bson_destroy(&unset);
+	return !bson_empty(update);
+}
+
+static bool
+sub_document(const bson_t *entry, const char *field, bson_t *out)
+{
+	bson_iter_t iter;
+	const uint8_t *data;
+	uint32_t length;
+
+	if (!bson_iter_init_find(&iter, entry, field) || !BSON_ITER_HOLDS_DOCUMENT(&iter))
+		return false;
+	bson_iter_document(&iter, &length, &data);
+	return bson_init_static(out, data, length);
+}
+
+static const char *
+utf8_of(const bson_t *entry, const char *field)
+{
+	bson_iter_t iter;
+
+	return bson_iter_init_find(&iter, entry, field) && BSON_ITER_HOLDS_UTF8(&iter) ?
+	    bson_iter_utf8(&iter, NULL) : "";
+}
+
+static uint64_t
+route(const char *ns, const bson_t *o)
+{
+	uint64_t h = 1469598103934665603ULL;
+	bson_iter_t id;
+	const uint8_t *p = (const uint8_t *)ns;
+
+	while (*p != '\0')
+		h = (h ^ *p++) * 1099511628211ULL;
+	if (bson_iter_init_find(&id, o, "_id")) {
+		const bson_value_t *v = bson_iter_value(&id);
+
+		h ^= v->value_type == BSON_TYPE_OID ? *(const uint64_t *)(v->value.v_oid.bytes + 4) :
+		    (uint64_t)bson_iter_as_int64(&id);
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static void
+run_bulk(struct job *job, mongoc_bulk_operation_t **bulk, long long *queued)
+{
+	bson_t reply;
+	bson_error_t error;
+	bson_iter_t iter;
+
+	if (*bulk == NULL)
+		return;
+	if (mongoc_bulk_operation_execute(*bulk, &reply, &error) == 0) {
+		if (!bson_iter_init_find(&iter, &reply, "writeErrors"))
+			fail("bulk: %s", error.message);
+		job->errors++;
+	}
+	bson_destroy(&reply);
+	mongoc_bulk_operation_destroy(*bulk);
+	*bulk = NULL;
+	job->sent += *queued;
+	*queued = 0;
+}
+
+static void *
+job_run(void *arg)
+{
+	struct job *job = arg;
+	struct ops *ops = job->ops;
+	mongoc_client_t *client = mongoc_client_new(ops->uri);
+	mongoc_collection_t *coll = NULL;
+	mongoc_bulk_operation_t *bulk = NULL;
+	bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
+	char current[256] = "";
+	long long queued = 0;
+
+	if (client == NULL)
+		fail("%s: cannot make a client", ops->uri);
+	for (size_t k = 0; k < ops->count; k++) {
+		const bson_t *entry = ops->entries[k];
+		const char *op = utf8_of(entry, "op"), *ns = utf8_of(entry, "ns");
+		const char *dot = strchr(ns, '.');
+		bson_t o, o2, update, selector = BSON_INITIALIZER;
+		bson_iter_t id;
+		bool replace;
+
+		if ((strcmp(op, "i") != 0 && strcmp(op, "u") != 0 && strcmp(op, "d") != 0) ||
+		    dot == NULL || !sub_document(entry, "o", &o))
+			continue;
+		if (op[0] == 'u' && !sub_document(entry, "o2", &o2))
+			continue;
+		if (route(ns, op[0] == 'u' ? &o2 : &o) % (uint64_t)ops->jobs != (uint64_t)job->index)
+			continue;
+		if (strcmp(ns, current) != 0 || queued >= ops->batch) {
+			run_bulk(job, &bulk, &queued);
+			if (strcmp(ns, current) != 0) {
+				char db[128];
+
+				if (coll != NULL)
+					mongoc_collection_destroy(coll);
+				snprintf(db, sizeof(db), "%.*s", (int)(dot - ns), ns);
+				coll = mongoc_client_get_collection(client, db, dot + 1);
+				snprintf(current, sizeof(current), "%s", ns);
+			}
+		}
+		if (bulk == NULL)
+			bulk = mongoc_collection_create_bulk_operation_with_opts(coll, opts);
+		if (bson_iter_init_find(&id, op[0] == 'u' ? &o2 : &o, "_id"))
+			bson_append_iter(&selector, "_id", 3, &id);
+		if (op[0] == 'i') {
+			mongoc_bulk_operation_insert(bulk, &o);
+		} else if (op[0] == 'd') {
+			mongoc_bulk_operation_remove_one(bulk, &selector);
+		} else if (update_of(&o, &update, &replace)) {
+			if (replace)
+				mongoc_bulk_operation_replace_one(bulk, &selector, &update, false);
+			else
+				mongoc_bulk_operation_update_one(bulk, &selector, &update, false);
+			bson_destroy(&update);
+		} else {
+			bson_destroy(&update);
+		}
+		bson_destroy(&selector);
+		queued++;
+	}
+	run_bulk(job, &bulk, &queued);
+	if (coll != NULL)
+		mongoc_collection_destroy(coll);
+	bson_destroy(opts);
+	mongoc_client_destroy(client);
+	return NULL;
+}
+
+static int
+oplog_mode(const char *file, const char *uri, long long batch, int jobs)
+{
+	struct ops ops = { NULL, 0, uri, batch, jobs };
+	bson_reader_t *reader;
+	bson_error_t error;
+	const bson_t *doc;
+	bool eof = false;
+	struct job *job = calloc((size_t)jobs, sizeof(*job));
+	pthread_t *threads = calloc((size_t)jobs, sizeof(*threads));
+	long long sent = 0, errors = 0;
+	double started;
+
+	reader = bson_reader_new_from_file(file, &error);
+	if (reader == NULL || job == NULL || threads == NULL)
+		fail("%s: %s", file, reader == NULL ? error.message : "out of memory");
+	while ((doc = bson_reader_read(reader, &eof)) != NULL) {
+		ops.entries = realloc(ops.entries, (ops.count + 1) * sizeof(*ops.entries));
+		if (ops.entries == NULL)
+			fail("out of memory");
+		ops.entries[ops.count++] = bson_copy(doc);
+	}
+	bson_reader_destroy(reader);
+	started = now_seconds();
+	for (int k = 0; k < jobs; k++) {
+		job[k] = (struct job){ &ops, k, 0, 0 };
+		if (pthread_create(&threads[k], NULL, job_run, &job[k]) != 0)
+			fail("cannot start a thread");
+	}
+	for (int k = 0; k < jobs; k++) {
+		pthread_join(threads[k], NULL);
+		sent += job[k].sent;
+		errors += job[k].errors;
+	}
+	printf("%lld operations in %.3f s over %d connections, %lld bulks with write errors\n", sent,
+	    now_seconds() - started, jobs, errors);
+	for (size_t k = 0; k < ops.count; k++)
+		bson_destroy(ops.entries[k]);
+	free(ops.entries);
+	free(threads);
+	free(job);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -183,6 +458,8 @@ main(int argc, char **argv)
 		{ "drop", no_argument, NULL, 'd' },
 		{ "generate", required_argument, NULL, 'g' },
 		{ "seed", required_argument, NULL, 's' },
+		{ "oplog", required_argument, NULL, 'o' },
+		{ "jobs", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -192,7 +469,8 @@ main(int argc, char **argv)
 	mongoc_uri_t *uri;
 	bson_error_t error;
 	bson_t *batch;
-	long long batch_size = 1000, total = 0;
+	long long batch_size = 1000, total = 0, jobs = 1;
+	const char *oplog = NULL;
 	bool drop = false, generating = false;
 	char db[128];
 	const char *dot;
@@ -203,18 +481,27 @@ main(int argc, char **argv)
 	if (src == NULL)
 		fail("out of memory");
 	src->state = 1;
-	while ((c = getopt_long(argc, argv, "b:dg:s:h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:dg:s:o:j:h", options, NULL)) != -1) {
 		switch (c) {
 		case 'b': batch_size = number("--batch", optarg); break;
 		case 'd': drop = true; break;
 		case 'g': src->remaining = number("--generate", optarg); generating = true; break;
 		case 's': src->state = (unsigned long long)number("--seed", optarg) | 1; break;
+		case 'o': oplog = optarg; break;
+		case 'j': jobs = number("--jobs", optarg); break;
 		case 'h': printf("usage: " PROG " [--batch N] [--drop] [--generate N [--seed S]] URI NS [FILE]\n"); exit(0);
 		default: usage();
 		}
 	}
 	argc -= optind;
 	argv += optind;
+	if (oplog != NULL) {
+		if (argc != 1 || batch_size < 1 || jobs < 1 || jobs > 64)
+			usage();
+		mongoc_init();
+		mongoc_log_set_handler(log_quietly, NULL);
+		return oplog_mode(oplog, argv[0], batch_size, (int)jobs);
+	}
 	if (argc < 2 || argc > 3 || (generating && argc == 3) || batch_size < 1)
 		usage();
 	dot = strchr(argv[1], '.');

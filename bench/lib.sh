@@ -34,7 +34,7 @@ build_helpers() {
 	mongoc=$(pkg-config --cflags --libs libmongoc-1.0)
 	if [[ ! -x $WORK/bin/bulk-writer || $BENCH/bulk-writer.c -nt $WORK/bin/bulk-writer ]]; then
 		# shellcheck disable=SC2086
-		cc $cflags -o "$WORK/bin/bulk-writer" "$BENCH/bulk-writer.c" $mongoc
+		cc $cflags -o "$WORK/bin/bulk-writer" "$BENCH/bulk-writer.c" $mongoc -lpthread
 	fi
 	if [[ ! -x $WORK/bin/lag-sample || $BENCH/lag-sample.c -nt $WORK/bin/lag-sample ||
 		$ROOT/build/plain/libcommon.a -nt $WORK/bin/lag-sample ]]; then

@@ -556,8 +556,8 @@ fold(struct write *prev, struct write *next, char *why, size_t why_size)
 	} else if (prev->kind == WRITE_DELETE) {
 		if (!next->create)
 			return 1;
-		prev->kind = WRITE_INSERT;
-		prev->doc = bson_new();
+		prev->kind = WRITE_INSERT;	/* prev->doc is the delete's empty one */
+		prev->upsert = true;
 		if (!fold_diff_into(prev, prev->selector, &next->steps[0], why, why_size))
 			return -1;
 	} else if (whole && (exists || !next->create)) {
@@ -1057,6 +1057,20 @@ find_by_id(mongoc_client_t *client, const struct ns_batch *nb, const bson_t *sel
 	return found;
 }
 
+/*
+ * Room for one bson_t on the heap: libbson declares it 128-byte aligned,
+ * which an array from calloc is not. Free with bson_destroy, then free.
+ */
+static bson_t *
+bson_room(void)
+{
+	bson_t *room = aligned_alloc(128, sizeof(bson_t));
+
+	if (room == NULL)
+		die(EXIT_DIFFERENT, "out of memory");
+	return room;
+}
+
 /* The key of a selector's _id, as id_key makes it (1, 1L and 1.0 alike). */
 static void
 selector_key(const bson_t *selector, bson_t *key)
@@ -1076,10 +1090,10 @@ selector_key(const bson_t *selector, bson_t *key)
  */
 static void
 find_by_ids(mongoc_client_t *client, const struct ns_batch *nb, const struct write *writes,
-    const size_t *list, size_t n, bson_t *docs, bool *found)
+    const size_t *list, size_t n, bson_t **docs, bool *found)
 {
 	mongoc_collection_t *coll = mongoc_client_get_collection(client, nb->db, nb->coll);
-	bson_t filter = BSON_INITIALIZER, in, ids, *keys = xcalloc(n, sizeof(*keys));
+	bson_t filter = BSON_INITIALIZER, in, ids, **keys = xcalloc(n, sizeof(*keys));
 	retry_policy policy;
 	char index[16];
 	const char *name;
@@ -1090,7 +1104,8 @@ find_by_ids(mongoc_client_t *client, const struct ns_batch *nb, const struct wri
 	for (k = 0; k < n; k++) {
 		bson_iter_t id;
 
-		selector_key(writes[list[k]].selector, &keys[k]);
+		keys[k] = bson_room();
+		selector_key(writes[list[k]].selector, keys[k]);
 		if (bson_iter_init_find(&id, writes[list[k]].selector, "_id")) {
 			bson_uint32_to_string((uint32_t)k, &name, index, sizeof(index));
 			bson_append_iter(&ids, name, -1, &id);
@@ -1110,10 +1125,10 @@ find_by_ids(mongoc_client_t *client, const struct ns_batch *nb, const struct wri
 
 			selector_key(result, &key);
 			for (k = 0; k < n; k++) {
-				if (found[k] || keys[k].len != key.len ||
-				    memcmp(bson_get_data(&keys[k]), bson_get_data(&key), key.len) != 0)
+				if (found[k] || keys[k]->len != key.len ||
+				    memcmp(bson_get_data(keys[k]), bson_get_data(&key), key.len) != 0)
 					continue;
-				bson_copy_to(result, &docs[k]);
+				bson_copy_to(result, docs[k]);
 				found[k] = true;
 				break;
 			}
@@ -1126,12 +1141,14 @@ find_by_ids(mongoc_client_t *client, const struct ns_batch *nb, const struct wri
 		mongoc_cursor_destroy(cursor);
 		for (k = 0; k < n; k++)
 			if (found[k])
-				bson_destroy(&docs[k]);
+				bson_destroy(docs[k]);
 		if (!retry_again(&policy, &error))
 			die(EXIT_SERVER, "%s.%s: find: %s", nb->db, nb->coll, error.message);
 	}
-	for (k = 0; k < n; k++)
-		bson_destroy(&keys[k]);
+	for (k = 0; k < n; k++) {
+		bson_destroy(keys[k]);
+		free(keys[k]);
+	}
 	free(keys);
 	bson_destroy(&filter);
 	mongoc_collection_destroy(coll);
@@ -1233,21 +1250,23 @@ flush_rmw(struct batch *batch, const struct ns_batch *nb, size_t *list)
 	size_t n = select_writes(nb, 1u << WRITE_RMW, list), m = 0, k;
 	struct write *replaces = xcalloc(n + 1, sizeof(*replaces));
 	size_t *order = xcalloc(n + 1, sizeof(*order));
-	bson_t *docs = xcalloc(n + 1, sizeof(*docs));
+	bson_t **docs = xcalloc(n + 1, sizeof(*docs));
 	bool *found = xcalloc(n + 1, sizeof(*found));
 	struct outcome out;
 	bool made, *failed;
 
+	for (k = 0; k < n; k++)
+		docs[k] = bson_room();
 	if (n > 0)
 		find_by_ids(batch->client, nb, nb->writes, list, n, docs, found);
 	for (k = 0; k < n; k++) {
-		found[k] = rmw_apply(batch, nb, &nb->writes[list[k]], found[k], &docs[k], &made);
+		found[k] = rmw_apply(batch, nb, &nb->writes[list[k]], found[k], docs[k], &made);
 		if (!found[k])
 			continue;
 		replaces[m] = nb->writes[list[k]];
 		replaces[m].kind = WRITE_REPLACE;
 		replaces[m].upsert = made;
-		replaces[m].doc = &docs[k];
+		replaces[m].doc = docs[k];
 		order[m] = m;
 		m++;
 	}
@@ -1261,9 +1280,11 @@ flush_rmw(struct batch *batch, const struct ns_batch *nb, size_t *list)
 		free(failed);
 		outcome_clear(&out);
 	}
-	for (k = 0; k < n; k++)
+	for (k = 0; k < n; k++) {
 		if (found[k])
-			bson_destroy(&docs[k]);
+			bson_destroy(docs[k]);
+		free(docs[k]);
+	}
 	free(found);
 	free(docs);
 	free(order);

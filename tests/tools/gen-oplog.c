@@ -35,8 +35,27 @@ struct generator {
 	uint64_t state;		/* xorshift64* */
 	uint32_t ts_t, ts_i;
 	int64_t next_id;
+	bool oid;		/* --oid: _ids are ObjectIds (made from the counter) */
 	char *pad;
 };
+
+/* The _id numbered id: the number, or an ObjectId that holds it (--oid). */
+static void
+append_id(const struct generator *gen, bson_t *doc, int64_t id)
+{
+	uint8_t bytes[12] = { 0x65, 0x5f, 0x00, 0x00, 0x0d, 0x1c };
+	bson_oid_t oid;
+	int k;
+
+	if (!gen->oid) {
+		BSON_APPEND_INT64(doc, "_id", id);
+		return;
+	}
+	for (k = 0; k < 6; k++)
+		bytes[11 - k] = (uint8_t)((uint64_t)id >> (8 * k));
+	bson_oid_init_from_data(&oid, bytes);
+	BSON_APPEND_OID(doc, "_id", &oid);
+}
 
 static uint64_t
 next_random(struct generator *gen)
@@ -90,7 +109,7 @@ append_document(struct generator *gen, bson_t *doc, int64_t id)
 	bson_t tags, nested;
 	size_t length = pad_length(gen);
 
-	BSON_APPEND_INT64(doc, "_id", id);
+	append_id(gen, doc, id);
 	BSON_APPEND_UTF8(doc, "name", "generated");
 	BSON_APPEND_INT64(doc, "n", (int64_t)below(gen, 1000000));
 	BSON_APPEND_ARRAY_BEGIN(doc, "tags", &tags);
@@ -207,13 +226,13 @@ emit_data(struct generator *gen, stream_writer *writer, struct namespace *space)
 			BSON_APPEND_UTF8(&set, "name", "updated");
 			bson_append_document_end(&o, &set);
 		} else {
-			BSON_APPEND_INT64(&o, "_id", id);
+			append_id(gen, &o, id);
 			space->alive[pick] = space->alive[--space->alive_count];
 		}
 		bson_append_document_end(&entry, &o);
 		if (dice < 85) {
 			BSON_APPEND_DOCUMENT_BEGIN(&entry, "o2", &o2);
-			BSON_APPEND_INT64(&o2, "_id", id);
+			append_id(gen, &o2, id);
 			bson_append_document_end(&entry, &o2);
 		}
 	}
@@ -228,7 +247,7 @@ static void usage(void) __attribute__((noreturn));
 static void
 usage(void)
 {
-	printf("usage: gen-oplog [--bytes N | --entries N] [--namespaces K] [--seed S] [-z]\n"
+	printf("usage: gen-oplog [--bytes N | --entries N] [--namespaces K] [--seed S] [--oid] [-z]\n"
 	    "Write a synthetic oplog stream (i, u as $v:2 and $v:1, d, some c) to stdout.\n");
 	exit(EXIT_DONE);
 }
@@ -241,6 +260,7 @@ main(int argc, char *argv[])
 		{ "entries", required_argument, NULL, 'e' },
 		{ "namespaces", required_argument, NULL, 'k' },
 		{ "seed", required_argument, NULL, 's' },
+		{ "oid", no_argument, NULL, 'o' },
 		{ "zstd", optional_argument, NULL, 'z' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -253,12 +273,13 @@ main(int argc, char *argv[])
 	die_init(argv[0]);
 	memset(&gen, 0, sizeof(gen));
 	gen.state = 88172645463325252ULL;
-	while ((ch = getopt_long(argc, argv, "b:e:k:s:z::h", options, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "b:e:k:s:oz::h", options, NULL)) != -1) {
 		switch (ch) {
 		case 'b': max_bytes = (uint64_t)cli_number("--bytes", optarg); break;
 		case 'e': max_entries = (uint64_t)cli_number("--entries", optarg); break;
 		case 'k': namespaces = (int)cli_number("--namespaces", optarg); break;
 		case 's': gen.state += (uint64_t)cli_number("--seed", optarg) * 7919; break;
+		case 'o': gen.oid = true; break;
 		case 'z': level = cli_zstd_level(optarg); break;
 		case 'h': usage();
 		default: exit(EXIT_USAGE);
