@@ -8,7 +8,7 @@
  * partitions that write while this thread reads on. The checkpoint
  * {_id: NAME, ts, count, wall} in oplogkit.checkpoints says a ts only once
  * every partition has written everything up to it, at most once a second
- * (or CHECKPOINT_ROUNDS rounds), at every barrier and at the end, so a
+ * (or CHECKPOINT_ROUNDS batches a job), at every barrier and at the end, so a
  * crash costs a re-apply, never data. The parts live in filters/apply/:
  * batch.c (data writes), workers.c (partitions), command.c, txn.c.
  */
@@ -31,7 +31,7 @@
 #define MAX_BATCH_BYTES (48 * 1024 * 1024)
 #define TXN_MEMORY_MAX (64 * 1024 * 1024)
 #define MAX_DEPTH 8	/* applyOps inside applyOps */
-#define CHECKPOINT_ROUNDS 10	/* between barriers, a checkpoint every second or this many rounds */
+#define CHECKPOINT_ROUNDS 10	/* between barriers, a checkpoint every second or this many batches a job */
 #define MAX_JOBS 64
 
 struct options {
@@ -83,6 +83,7 @@ main(int argc, char *argv[])
 	if (app.reader == NULL)
 		exit(EXIT_USAGE);
 	stream_set_wait(app.reader, (int)opt.flush_ms, opt.follow);
+	app.jobs = (int)opt.jobs;
 	app.workers = workers_new(app.client, uri, opt.tls_ca_file, (int)opt.jobs, app.reader,
 	    (size_t)opt.batch, MAX_BATCH_BYTES);
 	app.txns = txn_table_new((size_t)opt.txn_memory);
@@ -287,7 +288,6 @@ checkpoint_write(struct applier *app, timestamp_t ts)
 			    app->name, error.message);
 	app->saved_ts = ts;
 	clock_gettime(CLOCK_MONOTONIC, &app->saved_at);
-	app->rounds_unsaved = 0;
 	bson_destroy(opts);
 	bson_destroy(doc);
 	bson_destroy(selector);
@@ -295,7 +295,7 @@ checkpoint_write(struct applier *app, timestamp_t ts)
 }
 
 /*
- * What the round being built claims: every entry up to done_ts is in it
+ * What a batch handed over now claims: every entry up to done_ts is in it
  * or handed over before. The checkpoint never passes the first entry of
  * a transaction still held: a restart must read that entry again.
  */
@@ -314,33 +314,32 @@ applier_flush(struct applier *app)
 {
 	timestamp_t ts = applier_claim(app);
 
-	if (!workers_round_empty(app->workers))
-		workers_dispatch(app->workers, ts);
-	workers_drain(app->workers);
+	workers_drain(app->workers, ts);
 	workers_collect(app->workers, &app->count);
 	if (ts_compare(ts, app->saved_ts) != 0)
 		checkpoint_write(app, ts);
 }
 
 /*
- * Hand the round over and read on: the partitions write it meanwhile.
  * The checkpoint follows what every partition has written, once a
- * second or every CHECKPOINT_ROUNDS rounds: more often buys nothing
- * (a crash re-applies the difference) and costs a round trip.
+ * second or every CHECKPOINT_ROUNDS batches per partition: more often
+ * buys nothing (a crash re-applies the difference) and costs a round
+ * trip on the reading thread.
  */
 static void
-applier_cut(struct applier *app)
+checkpoint_due(struct applier *app)
 {
 	timestamp_t ts;
 
-	workers_dispatch(app->workers, applier_claim(app));
-	app->rounds_unsaved++;
-	if (app->rounds_unsaved < CHECKPOINT_ROUNDS && clock_seconds_since(&app->saved_at) < 1.0)
+	if (workers_handed(app->workers) - app->handed_saved < (uint64_t)CHECKPOINT_ROUNDS * (uint64_t)app->jobs &&
+	    clock_seconds_since(&app->saved_at) < 1.0)
 		return;
-	if (!workers_written(app->workers, &ts) || ts_compare(ts, app->saved_ts) == 0)
+	if (!workers_written(app->workers, applier_claim(app), &ts) ||
+	    ts_compare(ts, app->saved_ts) == 0)
 		return;
 	workers_collect(app->workers, &app->count);
 	checkpoint_write(app, ts);
+	app->handed_saved = workers_handed(app->workers);
 }
 
 void
@@ -362,19 +361,13 @@ apply_data(struct applier *app, const bson_t *op)
 {
 	const char *ns = entry_ns(op);
 	char why[256];
-	bool full;
 
 	if (!ns_match(app->filter, ns)) {
 		app->count.skipped++;
 		return;
 	}
-	if (!workers_add(app->workers, ns, op, &full, why, sizeof(why)))
+	if (!workers_add(app->workers, ns, op, applier_claim(app), why, sizeof(why)))
 		entry_fail(app, "%s: %s", ns, why);
-	if (!full)
-		return;
-	applier_cut(app);
-	if (!workers_add(app->workers, ns, op, &full, why, sizeof(why)) || full)
-		entry_fail(app, "%s: entry does not fit in an empty batch", ns);
 }
 
 static bool
@@ -569,9 +562,10 @@ apply_stream(struct applier *app, const struct options *opt, timestamp_t resume_
 			apply_entry(app, entry);
 		if (ts_compare(ts, app->done_ts) > 0)
 			app->done_ts = ts;
-		/* The round's age counts from its first entry, whatever flushed the last one. */
-		if (opt->flush_ms > 0 && workers_round_age_ms(app->workers) >= opt->flush_ms)
-			applier_cut(app);
+		/* A batch's age counts from its first entry, whatever sent the last one. */
+		if (opt->flush_ms > 0 && workers_pending_age_ms(app->workers) >= opt->flush_ms)
+			workers_cut(app->workers, applier_claim(app));
+		checkpoint_due(app);
 		watch_note(app, &watch, "applying");
 	}
 	applier_flush(app);

@@ -41,12 +41,13 @@ struct applier {
 	ns_filter *filter;
 	stream_reader *reader;	/* for messages naming the entry */
 	struct workers *workers;	/* the data writes, --jobs partitions */
+	int jobs;
 	struct txn_table *txns;
 	struct counters count;
 	timestamp_t done_ts;	/* every entry up to here is in the batch or applied */
 	timestamp_t saved_ts;	/* what the checkpoint says */
 	struct timespec saved_at;	/* when the checkpoint was last written */
-	unsigned rounds_unsaved;	/* rounds handed over since */
+	uint64_t handed_saved;	/* batches handed over when it was written */
 	uint64_t applied_total;	/* the checkpoint's count */
 	const char *name;	/* the checkpoint's _id */
 };
@@ -54,7 +55,7 @@ struct applier {
 /* oplog-apply.c */
 
 /*
- * A barrier: hand the round over, wait until every partition wrote it,
+ * A barrier: hand every batch over, wait until every partition wrote it,
  * and write the checkpoint. Exits EXIT_SERVER on failure.
  */
 void applier_flush(struct applier *app);
@@ -100,26 +101,37 @@ size_t batch_size(const struct batch *batch);
  */
 void batch_flush(struct batch *batch, mongoc_client_t *client);
 
-/* workers.c: --jobs threads with a client each, fed rounds of batches. */
+/* workers.c: --jobs threads with a client each, fed batches by partition. */
 
 struct workers *workers_new(mongoc_client_t *client, const char *uri, const char *tls_ca_file,
     int jobs, const stream_reader *reader, size_t max_ops, size_t max_bytes);
 void workers_free(struct workers *pool);
 
-/* Add a data op to its partition's batch; as batch_add (*full: hand the round over first). */
-bool workers_add(struct workers *pool, const char *ns, const bson_t *op, bool *full, char *why,
-    size_t why_size);
-bool workers_round_empty(const struct workers *pool);
-double workers_round_age_ms(const struct workers *pool);
+/*
+ * Add a data op to its partition's batch, handing the batch over first
+ * when the op cannot join it; claim: every entry before this one is in a
+ * batch. False with why when the op is malformed.
+ */
+bool workers_add(struct workers *pool, const char *ns, const bson_t *op, timestamp_t claim,
+    char *why, size_t why_size);
 
-/* Hand the round over (waits for the previous one); claim: every entry up to it is in. */
-void workers_dispatch(struct workers *pool, timestamp_t claim);
+/* How old the oldest entry not yet handed over is (0: none). */
+double workers_pending_age_ms(const struct workers *pool);
 
-/* Wait until every round handed over is written. */
-void workers_drain(struct workers *pool);
+/* How many batches were handed over so far. */
+uint64_t workers_handed(const struct workers *pool);
 
-/* The claim of the last round every partition has written; false when none. */
-bool workers_written(struct workers *pool, timestamp_t *ts);
+/* Hand every pending batch over (each waits for its worker's previous one). */
+void workers_cut(struct workers *pool, timestamp_t claim);
+
+/* Hand everything over and wait until it is written. */
+void workers_drain(struct workers *pool, timestamp_t claim);
+
+/*
+ * The ts every partition has written up to (claim: the reader's, for
+ * partitions with nothing pending); false when one has not written yet.
+ */
+bool workers_written(struct workers *pool, timestamp_t claim, timestamp_t *ts);
 
 /* Add to total what the workers counted since the last call. */
 void workers_collect(struct workers *pool, struct counters *total);

@@ -6,11 +6,14 @@
  * entries stay in stream order on one connection; a collection with a
  * unique secondary index goes whole to one partition, in stream order
  * (two documents may meet on a key there). The reading thread fills one
- * batch per partition, a round; handing a round over waits only until
- * the previous round is written, so reading, validating and translating
- * go on while the server works (a pipeline one round deep). A round
- * claims the ts the reader had passed when it was handed over; the
- * checkpoint may say a ts once every partition has written its round.
+ * batch per partition and hands it to its worker when it is full (or on
+ * the clock, or at a barrier), waiting only until that worker's previous
+ * batch is written: reading, validating and translating go on while the
+ * server works, and no partition waits for another. A batch claims the
+ * ts the reader had passed when it was handed over: every entry of its
+ * partition up to there is in it or in an earlier one. The checkpoint
+ * may say the smallest claim over the partitions (a partition with
+ * nothing pending has passed every entry read).
  *
  * Each worker owns its client, its counters and the batch it writes; the
  * reading thread owns the batch it builds. Only the fields under lock
@@ -25,18 +28,20 @@
 #include "conn.h"
 #include "die.h"
 
-#define CLAIMS 4	/* rounds outstanding are at most two */
-
 struct worker {
 	struct workers *pool;
 	pthread_t thread;
 	mongoc_client_t *client;
 	struct batch *building;	/* the reading thread's */
+	struct timespec building_since;	/* its first entry */
+	size_t building_ops;
 	/* Under pool->lock: */
 	struct batch *writing;	/* handed over, not yet written (NULL: idle) */
 	struct batch *spare;	/* written and empty, for the reading thread */
-	uint64_t round, done;	/* round of writing; last round written */
-	struct counters published;	/* count, as of the last round written */
+	timestamp_t claim;	/* of writing */
+	timestamp_t done;	/* the claim of the last batch written */
+	bool done_any;		/* a batch was written */
+	struct counters published;	/* count, as of the last batch written */
 	/* The worker thread's own: */
 	struct counters count;
 	/* The reading thread's: */
@@ -51,15 +56,12 @@ struct ns_unique {
 
 struct workers {
 	pthread_mutex_t lock;
-	pthread_cond_t wake;	/* to workers: a round to write, or stop */
+	pthread_cond_t wake;	/* to workers: a batch to write, or stop */
 	pthread_cond_t written;	/* to the reading thread: a batch written */
 	bool stop;
 	int jobs;
 	struct worker *workers;
-	uint64_t rounds;	/* handed over */
-	timestamp_t claims[CLAIMS];	/* the ts round r claims, at r % CLAIMS */
-	size_t round_ops;	/* entries in the round being built */
-	struct timespec round_started;
+	uint64_t handed;	/* batches handed over */
 	mongoc_client_t *client;	/* the reading thread's, for listIndexes */
 	struct ns_unique *unique;
 	size_t unique_count;
@@ -74,21 +76,20 @@ worker_run(void *arg)
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {
 		struct batch *batch;
-		uint64_t round;
 
 		while (w->writing == NULL && !pool->stop)
 			pthread_cond_wait(&pool->wake, &pool->lock);
 		if (w->writing == NULL)
 			break;
 		batch = w->writing;
-		round = w->round;
 		pthread_mutex_unlock(&pool->lock);
 		batch_flush(batch, w->client);
 		pthread_mutex_lock(&pool->lock);
 		w->published = w->count;
 		w->spare = batch;
 		w->writing = NULL;
-		w->done = round;
+		w->done = w->claim;
+		w->done_any = true;
 		pthread_cond_broadcast(&pool->written);
 	}
 	pthread_mutex_unlock(&pool->lock);
@@ -233,63 +234,88 @@ ns_hash(const char *ns)
 	return h;
 }
 
+/* Hand w's batch over once its previous one is written; claim: see the top. */
+static void
+hand_over(struct workers *pool, struct worker *w, timestamp_t claim)
+{
+	pthread_mutex_lock(&pool->lock);
+	while (w->writing != NULL)
+		pthread_cond_wait(&pool->written, &pool->lock);
+	w->writing = w->building;
+	w->claim = claim;
+	w->building = w->spare;
+	w->spare = NULL;
+	pthread_cond_broadcast(&pool->wake);
+	pthread_mutex_unlock(&pool->lock);
+	w->building_ops = 0;
+	pool->handed++;
+}
+
 bool
-workers_add(struct workers *pool, const char *ns, const bson_t *op, bool *full, char *why,
+workers_add(struct workers *pool, const char *ns, const bson_t *op, timestamp_t claim, char *why,
     size_t why_size)
 {
-	bool ordered = strchr(ns, '.') != NULL && ns_unique(pool, ns);
+	bool ordered = strchr(ns, '.') != NULL && ns_unique(pool, ns), full;
 	uint64_t hash = ordered ? ns_hash(ns) : batch_route(ns, op);
 	struct worker *w = &pool->workers[hash % (uint64_t)pool->jobs];
 
-	if (!batch_add(w->building, ns, op, ordered, full, why, why_size))
+	if (!batch_add(w->building, ns, op, ordered, &full, why, why_size))
 		return false;
-	if (!*full && pool->round_ops++ == 0)
-		clock_gettime(CLOCK_MONOTONIC, &pool->round_started);
+	if (full) {
+		hand_over(pool, w, claim);
+		if (!batch_add(w->building, ns, op, ordered, &full, why, why_size))
+			return false;
+		if (full) {
+			snprintf(why, why_size, "entry does not fit in an empty batch");
+			return false;
+		}
+	}
+	if (w->building_ops++ == 0)
+		clock_gettime(CLOCK_MONOTONIC, &w->building_since);
 	return true;
 }
 
-bool
-workers_round_empty(const struct workers *pool)
-{
-	return pool->round_ops == 0;
-}
-
 double
-workers_round_age_ms(const struct workers *pool)
+workers_pending_age_ms(const struct workers *pool)
 {
-	return pool->round_ops == 0 ? 0.0 : clock_seconds_since(&pool->round_started) * 1000;
-}
-
-void
-workers_dispatch(struct workers *pool, timestamp_t claim)
-{
-	uint64_t round = pool->rounds + 1;
+	double age = 0.0;
 	int n;
 
-	pthread_mutex_lock(&pool->lock);
-	for (n = 0; n < pool->jobs; n++)
-		while (pool->workers[n].writing != NULL)
-			pthread_cond_wait(&pool->written, &pool->lock);
-	pool->claims[round % CLAIMS] = claim;
-	pool->rounds = round;
 	for (n = 0; n < pool->jobs; n++) {
-		struct worker *w = &pool->workers[n];
+		const struct worker *w = &pool->workers[n];
+		double since;
 
-		w->writing = w->building;
-		w->round = round;
-		w->building = w->spare;
-		w->spare = NULL;
+		if (w->building_ops == 0)
+			continue;
+		since = clock_seconds_since(&w->building_since) * 1000;
+		if (since > age)
+			age = since;
 	}
-	pthread_cond_broadcast(&pool->wake);
-	pthread_mutex_unlock(&pool->lock);
-	pool->round_ops = 0;
+	return age;
+}
+
+uint64_t
+workers_handed(const struct workers *pool)
+{
+	return pool->handed;
 }
 
 void
-workers_drain(struct workers *pool)
+workers_cut(struct workers *pool, timestamp_t claim)
 {
 	int n;
 
+	for (n = 0; n < pool->jobs; n++)
+		if (pool->workers[n].building_ops > 0)
+			hand_over(pool, &pool->workers[n], claim);
+}
+
+void
+workers_drain(struct workers *pool, timestamp_t claim)
+{
+	int n;
+
+	workers_cut(pool, claim);
 	pthread_mutex_lock(&pool->lock);
 	for (n = 0; n < pool->jobs; n++)
 		while (pool->workers[n].writing != NULL)
@@ -298,19 +324,25 @@ workers_drain(struct workers *pool)
 }
 
 bool
-workers_written(struct workers *pool, timestamp_t *ts)
+workers_written(struct workers *pool, timestamp_t claim, timestamp_t *ts)
 {
-	uint64_t done = UINT64_MAX;
+	bool ok = true;
 	int n;
 
+	*ts = claim;
 	pthread_mutex_lock(&pool->lock);
-	for (n = 0; n < pool->jobs; n++)
-		if (pool->workers[n].done < done)
-			done = pool->workers[n].done;
-	if (done > 0)
-		*ts = pool->claims[done % CLAIMS];
+	for (n = 0; n < pool->jobs; n++) {
+		const struct worker *w = &pool->workers[n];
+
+		if (w->building_ops == 0 && w->writing == NULL)
+			continue;	/* nothing pending: it has passed every entry read */
+		if (!w->done_any)
+			ok = false;
+		else if (ts_compare(w->done, *ts) < 0)
+			*ts = w->done;
+	}
 	pthread_mutex_unlock(&pool->lock);
-	return done > 0;
+	return ok;
 }
 
 void
