@@ -31,7 +31,7 @@
 #define MAX_BATCH_BYTES (48 * 1024 * 1024)
 #define TXN_MEMORY_MAX (64 * 1024 * 1024)
 #define MAX_DEPTH 8	/* applyOps inside applyOps */
-#define CHECKPOINT_ROUNDS 10	/* between barriers, a checkpoint every second or this many batches a job */
+#define CHECKPOINT_ROUNDS 10	/* between barriers: a checkpoint a second, or this many batches a job */
 #define MAX_JOBS 64
 
 struct options {
@@ -329,9 +329,10 @@ applier_flush(struct applier *app)
 static void
 checkpoint_due(struct applier *app)
 {
+	uint64_t batches = workers_handed(app->workers) - app->handed_saved;
 	timestamp_t ts;
 
-	if (workers_handed(app->workers) - app->handed_saved < (uint64_t)CHECKPOINT_ROUNDS * (uint64_t)app->jobs &&
+	if (batches < (uint64_t)CHECKPOINT_ROUNDS * (uint64_t)app->jobs &&
 	    clock_seconds_since(&app->saved_at) < 1.0)
 		return;
 	if (!workers_written(app->workers, applier_claim(app), &ts) ||
