@@ -92,7 +92,7 @@ main(int argc, char *argv[])
 	app.saved_at = started;
 	if (opt.resume) {
 		checkpoint_read(&app, &resume_from);
-		app.done_ts = app.saved_ts = resume_from;
+		app.done_ts = app.saved_ts = app.resumed_ts = resume_from;
 	}
 	apply_stream(&app, &opt, resume_from);
 	if (txn_open_count(app.txns) > 0)
@@ -428,40 +428,12 @@ apply_ops_array(struct applier *app, const bson_t *entry, int depth)
 	}
 }
 
-/*
- * Transactions: an applyOps with partialTxn (or prepare) is held; the
- * next applyOps of the same lsid+txnNumber without them commits it, as
- * does commitTransaction after a prepare; abortTransaction drops it.
- */
+/* Transactions (held, committed, discarded) are txn.c's; the rest are ops. */
 static void
 apply_entry(struct applier *app, const bson_t *entry)
 {
-	const char *command = entry_command(entry);
-	bson_t o;
-
-	if (strcmp(command, "applyOps") == 0 && entry_object(entry, "o", &o)) {
-		if (entry_flag(&o, "partialTxn") || entry_flag(&o, "prepare") ||
-		    entry_flag(entry, "partialTxn")) {
-			txn_hold(app->txns, entry, app->done_ts);
-			return;
-		}
-		if (txn_held(app->txns, entry)) {
-			applier_flush(app);	/* a commit is a barrier */
-			txn_commit(app->txns, entry, app);
-		}
-		apply_ops_array(app, entry, 1);
-	} else if (strcmp(command, "commitTransaction") == 0) {
-		if (txn_held(app->txns, entry)) {
-			applier_flush(app);	/* a commit is a barrier */
-			txn_commit(app->txns, entry, app);
-		} else
-			app->count.skipped++;
-	} else if (strcmp(command, "abortTransaction") == 0) {
-		txn_discard(app->txns, entry);
-		app->count.skipped++;
-	} else {
+	if (!txn_apply_entry(app, entry))
 		apply_op(app, entry, 0);
-	}
 }
 
 static void

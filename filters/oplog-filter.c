@@ -596,10 +596,11 @@ filter_drop_database(const bson_t *entry, struct sink *sink)
 }
 
 /*
- * An applyOps whose inner ops all went: dropped, unless it ends a
- * transaction whose earlier entries may have kept something (or prepares
- * one a commit will name); then it stays, empty, so the applier sees the
- * transaction end.
+ * An applyOps whose inner ops all went: dropped, unless it is a link of
+ * a transaction (partialTxn, prepare, or a commit with a prevOpTime);
+ * then it stays, empty, so the applier sees the transaction whole from
+ * its first link to its end (it refuses a commit whose chain starts
+ * before the stream).
  */
 static bool
 empty_apply_ops_needed(const bson_t *entry, const bson_t *o)
@@ -607,9 +608,11 @@ empty_apply_ops_needed(const bson_t *entry, const bson_t *o)
 	bson_t previous;
 	timestamp_t ts;
 
-	if (entry_flag(o, "prepare"))
+	if (entry_flag(o, "prepare") || entry_flag(o, "partialTxn") || entry_flag(entry, "partialTxn"))
 		return true;
-	if (entry_flag(o, "partialTxn") || !entry_object(entry, "prevOpTime", &previous))
+	if (bson_has_field(entry, "multiOpType"))
+		return false;	/* batched retryable writes chain prevOpTime too */
+	if (!entry_object(entry, "prevOpTime", &previous))
 		return false;
 	ts = entry_ts(&previous);
 	return ts.t != 0 || ts.i != 0;

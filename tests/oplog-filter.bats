@@ -125,12 +125,16 @@ txn_case() { jq -c --arg c "$1" '.[$c].ops[]' "$TXN" | "$JSON_TO_BSON"; }
 	assert_output '[0,0]'
 }
 
-@test "oplog-filter keeps an emptied transaction commit so the applier sees the transaction end" {
+@test "oplog-filter keeps every emptied transaction link so the applier sees the transaction whole" {
 	txn_case "large, unprepared" >"$T/txn"
 	run show <(oplog-filter --ns 'other.*' "$T/txn") '[(.o|has("partialTxn")), (.o.applyOps|length), .o.count]'
 	assert_success
-	# Both partial links go; the commit link stays, empty (its count is the source's).
-	assert_output '[false,0,6]'
+	# Every link stays, empty (the commit's count is the source's): a
+	# commit whose first links were gone would look begun before the stream.
+	assert_output "$(printf '%s\n' '[true,0,null]' '[true,0,null]' '[false,0,6]')"
+	# The applier takes the emptied transaction as whole.
+	run oplog-apply -q <(oplog-filter --ns 'other.*' "$T/txn") "$DST_URI"
+	assert_success
 	txn_case "small, prepared, committed" >"$T/prep"
 	run show <(oplog-filter --ns 'other.*' "$T/prep") '[(.o|keys_unsorted[0]), (.o.applyOps|length)]'
 	assert_output "$(printf '%s\n' '["applyOps",0]' '["commitTransaction",0]')"

@@ -48,6 +48,7 @@ struct applier {
 	timestamp_t saved_ts;	/* what the checkpoint says */
 	struct timespec saved_at;	/* when the checkpoint was last written */
 	uint64_t handed_saved;	/* batches handed over when it was written */
+	timestamp_t resumed_ts;	/* the checkpoint --resume started from (zero without) */
 	uint64_t applied_total;	/* the checkpoint's count */
 	const char *name;	/* the checkpoint's _id */
 };
@@ -151,6 +152,13 @@ void command_index_insert(struct applier *app, const bson_t *op);
 
 struct txn_table *txn_table_new(size_t memory_max);
 void txn_table_free(struct txn_table *table);
+
+/*
+ * Apply entry if it belongs to a transaction (applyOps, commitTransaction,
+ * abortTransaction): hold it, commit or discard. Exits EXIT_HISTORY_LOST
+ * on a commit whose first links precede the stream. False: not such an entry.
+ */
+bool txn_apply_entry(struct applier *app, const bson_t *entry);
 
 /* Hold entry (partialTxn or prepare) of its lsid+txnNumber; floor: done_ts before it. */
 void txn_hold(struct txn_table *table, const bson_t *entry, timestamp_t floor);

@@ -8,8 +8,15 @@
  * kept in memory up to a bound shared by all open transactions, beyond
  * which a transaction moves to a temporary file written with the stream
  * writer, so memory stays flat however large a transaction is.
+ *
+ * Every link names the one before it in prevOpTime (the first names ts
+ * 0). A commit whose chain starts before the stream cannot be applied
+ * from it: its first parts are missing, and applying the rest would
+ * write part of a transaction. Such a commit is refused (exit 5) unless
+ * a --resume checkpoint at or after its earlier links shows them done.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +29,7 @@ struct txn {
 	uint8_t *key;		/* lsid's bytes, then txnNumber */
 	size_t key_length;
 	timestamp_t floor;	/* done_ts before its first entry */
+	timestamp_t first_previous;	/* prevOpTime of its first held entry: 0 when whole */
 	uint8_t *frames;	/* held entries, back to back */
 	size_t used, size;
 	char *spill_path;	/* once spilled: the file, and its writer */
@@ -88,6 +96,18 @@ txn_table_free(struct txn_table *table)
 	}
 	cleanup_table = NULL;
 	free(table);
+}
+
+/* The ts of entry's prevOpTime: zero when it has none or it is the first link. */
+static timestamp_t
+previous_ts(const bson_t *entry)
+{
+	bson_t previous;
+	timestamp_t none = { 0, 0 };
+
+	if (!entry_object(entry, "prevOpTime", &previous))
+		return none;
+	return entry_ts(&previous);
 }
 
 /* The key of entry's transaction: lsid's BSON bytes and txnNumber. */
@@ -176,6 +196,7 @@ txn_hold(struct txn_table *table, const bson_t *entry, timestamp_t floor)
 		txn = xcalloc(1, sizeof(*txn));
 		txn->key = txn_key(entry, &txn->key_length);
 		txn->floor = floor;
+		txn->first_previous = previous_ts(entry);
 		txn->next = table->open;
 		table->open = txn;
 	}
@@ -287,4 +308,97 @@ txn_open_count(const struct txn_table *table)
 	for (txn = table->open; txn != NULL; txn = txn->next)
 		n++;
 	return n;
+}
+
+static bool
+ts_is_zero(timestamp_t ts)
+{
+	return ts.t == 0 && ts.i == 0;
+}
+
+/*
+ * A commit whose chain goes back to previous, a link the stream did not
+ * hold: refused, unless the --resume checkpoint is at or after that link
+ * (a checkpoint never passes the first entry of a transaction still open,
+ * so the transaction was whole and applied when it was written).
+ */
+static void
+require_whole(struct applier *app, const bson_t *entry, timestamp_t previous)
+{
+	char *lsid = NULL, at[32];
+	int64_t number = 0;
+	bson_iter_t iter;
+
+	if (ts_compare(previous, app->resumed_ts) <= 0)
+		return;
+	if (bson_iter_init_find(&iter, entry, "lsid") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+		const uint8_t *data;
+		uint32_t length;
+		bson_t doc;
+
+		bson_iter_document(&iter, &length, &data);
+		if (bson_init_static(&doc, data, length))
+			lsid = bson_as_relaxed_extended_json(&doc, NULL);
+	}
+	if (bson_iter_init_find(&iter, entry, "txnNumber") && BSON_ITER_HOLDS_NUMBER(&iter))
+		number = bson_iter_as_int64(&iter);
+	applier_flush(app);
+	die(EXIT_HISTORY_LOST, "%s: entry %" PRIu64 " at byte %" PRIu64 ": transaction lsid %s "
+	    "txnNumber %" PRId64 " began before this stream (its link at %s is not in it): "
+	    "refusing to apply it in part; capture from before its first entry",
+	    stream_name(app->reader), stream_count(app->reader), stream_offset(app->reader),
+	    lsid != NULL ? lsid : "{}", number, ts_format(previous, at, sizeof(at)));
+}
+
+/* Commit entry's held transaction, if any; false when none is held. */
+static bool
+commit_held(struct applier *app, const bson_t *entry)
+{
+	struct txn *txn = txn_find(app->txns, entry, false);
+
+	if (txn == NULL)
+		return false;
+	if (!ts_is_zero(txn->first_previous))
+		require_whole(app, entry, txn->first_previous);
+	applier_flush(app);	/* a commit is a barrier */
+	txn_commit(app->txns, entry, app);
+	return true;
+}
+
+bool
+txn_apply_entry(struct applier *app, const bson_t *entry)
+{
+	const char *command = entry_command(entry);
+	timestamp_t previous;
+	bson_t o;
+
+	if (strcmp(command, "applyOps") == 0 && entry_object(entry, "o", &o)) {
+		if (entry_flag(&o, "partialTxn") || entry_flag(&o, "prepare") ||
+		    entry_flag(entry, "partialTxn")) {
+			txn_hold(app->txns, entry, app->done_ts);
+			return true;
+		}
+		/* Batched retryable writes (multiOpType) chain prevOpTime too: not a transaction. */
+		previous = previous_ts(entry);
+		if (!commit_held(app, entry) && !ts_is_zero(previous) &&
+		    !bson_has_field(entry, "multiOpType"))
+			require_whole(app, entry, previous);
+		apply_ops_array(app, entry, 1);
+		return true;
+	}
+	if (strcmp(command, "commitTransaction") == 0) {
+		if (!commit_held(app, entry)) {
+			/* Its prepare is not in the stream. */
+			previous = previous_ts(entry);
+			require_whole(app, entry, ts_is_zero(previous) ? entry_ts(entry) : previous);
+			app->count.skipped++;
+		}
+		return true;
+	}
+	if (strcmp(command, "abortTransaction") == 0) {
+		txn_discard(app->txns, entry);
+		app->count.skipped++;
+		return true;
+	}
+	return false;
 }
