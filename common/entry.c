@@ -237,7 +237,8 @@ ns_database(const char *ns, char *buf, size_t size)
 /* Commands whose first field's value is a collection of the entry's db. */
 static const char *const collection_commands[] = {
 	"create", "drop", "collMod", "createIndexes", "commitIndexBuild",
-	"startIndexBuild", "abortIndexBuild", "dropIndexes", "deleteIndexes",
+	"startIndexBuild", "abortIndexBuild", "dropIndexes", "deleteIndexes", "emptycapped",
+	"convertToCapped",
 	NULL,
 };
 

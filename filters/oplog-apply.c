@@ -560,4 +560,5 @@ report(const struct applier *app)
 	    c->commands, c->batches, c->skipped, c->missing, c->tolerated, c->refused, c->reordered,
 	    c->fallbacks, elapsed, elapsed > 0 ? (double)c->entries / elapsed : 0.0, app->name,
 	    ts_format(app->saved_ts, ts, sizeof(ts)));
+	command_report();
 }

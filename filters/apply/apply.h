@@ -142,11 +142,44 @@ void workers_indexes_changed(struct workers *pool);
 
 /* command.c */
 
+/* What a command met on the target (other errors exit EXIT_SERVER naming the entry). */
+enum command_outcome {
+	COMMAND_DONE,
+	COMMAND_ALREADY_DONE,	/* exists, not found: what a replay meets; counted as tolerated */
+	COMMAND_REFUSED,	/* the target does not implement it: error says how */
+};
+
+/* Run command on db and say how it went. */
+enum command_outcome command_run(struct applier *app, const char *db, const bson_t *command,
+    bson_error_t *error);
+
+/* The target cannot do what the entry says: flush, name the entry, exit EXIT_SERVER. */
+void command_fail(struct applier *app, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+
+/* Run a command whose refusal leaves documents in place (an index): refused is a listed skip. */
+void command_run_harmless(struct applier *app, const char *ns, const char *db,
+    const bson_t *command, const char *name);
+
+/* create as logged (o); refused: again without the options documents do not need, listed. */
+void command_create(struct applier *app, const char *db, const bson_t *o, const char *ns);
+
+/* Drop db.coll; a missing one is done, a refusal a failure. */
+void command_drop(struct applier *app, const char *db, const char *coll);
+
+/* Print the refusals skipped because documents were unaffected, one per line, to stderr. */
+void command_report(void);
+
 /* Run a c op (never applyOps' transaction forms: the caller handles those). */
 void command_apply(struct applier *app, const bson_t *op, int depth);
 
 /* An i into db.system.indexes (servers before 4.2): build that index. */
 void command_index_insert(struct applier *app, const bson_t *op);
+
+/* rename.c */
+
+/* renameCollection ns[0] to ns[1], emulating dropTarget and a move across databases. */
+void rename_apply(struct applier *app, const bson_t *o, char ns[2][256]);
 
 /* txn.c: entries of a transaction held until it commits. */
 

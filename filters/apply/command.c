@@ -4,10 +4,15 @@
  *
  * An error that says the effect is already there (the collection exists,
  * or is gone; the index exists, or is gone) is what a replay meets and
- * counts as done. A command the target does not implement is skipped
- * with one warning per kind of refusal, so a migration to a smaller server
- * (FerretDB has no collMod, for one) goes on and says what it left out.
+ * counts as done. A command the target does not implement is emulated
+ * where the target has the parts (renameCollection: rename.c; create
+ * without the options it lacks; emptycapped), skipped only where every
+ * document still ends where MongoDB puts it (an index, a validator, a
+ * collMod of index options), each such skip listed in the report, and
+ * otherwise a failure naming the entry: never exit 0 with a write missing.
  */
+#include <inttypes.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "apply.h"
@@ -27,6 +32,14 @@ enum {
 	NOT_IMPLEMENTED = 238,
 };
 
+#define SKIPS_LISTED 100	/* the report lists this many skips, then counts */
+
+/* The skips the report lists: commands refused where documents are unaffected. */
+static struct {
+	char line[SKIPS_LISTED][320];
+	size_t count;
+} skips;
+
 static bool
 already_done(int32_t code)
 {
@@ -41,9 +54,26 @@ not_supported(int32_t code)
 	return code == COMMAND_NOT_FOUND || code == COMMAND_NOT_SUPPORTED || code == NOT_IMPLEMENTED;
 }
 
-/* Warn once per distinct refusal (command and reason) of the target. */
+void
+command_fail(struct applier *app, const char *fmt, ...)
+{
+	char why[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	applier_flush(app);
+	die(EXIT_SERVER, "%s: entry %" PRIu64 " at byte %" PRIu64 ": %s; nothing after it applied",
+	    stream_name(app->reader), stream_count(app->reader), stream_offset(app->reader), why);
+}
+
+/*
+ * A refusal that leaves every document where MongoDB puts it: counted,
+ * warned once per kind, and listed in the report with its entry.
+ */
 static void
-refuse(struct applier *app, const char *name, const char *db, const char *why)
+skip_harmless(struct applier *app, const char *ns, const char *name, const char *why)
 {
 	static char warned[32][160];
 	static int warned_count;
@@ -51,33 +81,82 @@ refuse(struct applier *app, const char *name, const char *db, const char *why)
 	int k;
 
 	app->count.refused++;
+	if (skips.count < SKIPS_LISTED)
+		snprintf(skips.line[skips.count], sizeof(skips.line[0]), "entry %" PRIu64 ": %s: "
+		    "%s not supported by the target: %s", stream_count(app->reader), ns, name, why);
+	skips.count++;
 	snprintf(key, sizeof(key), "%s: %s", name, why);
 	for (k = 0; k < warned_count; k++)
 		if (strcmp(warned[k], key) == 0)
 			return;
 	if (warned_count < 32)
 		snprintf(warned[warned_count++], sizeof(warned[0]), "%s", key);
-	warnmsg("%s: %s not supported by the target, skipped (warned once): %s", db, name, why);
+	warnmsg("%s: %s not supported by the target, skipped: documents are unaffected "
+	    "(warned once, listed in the report): %s", ns, name, why);
 }
 
-static void
-run(struct applier *app, const char *db, const bson_t *command, const char *name)
+void
+command_report(void)
+{
+	size_t k;
+
+	for (k = 0; k < skips.count && k < SKIPS_LISTED; k++)
+		warnmsg("skipped, documents unaffected: %s", skips.line[k]);
+	if (skips.count > SKIPS_LISTED)
+		warnmsg("skipped, documents unaffected: %zu more", skips.count - SKIPS_LISTED);
+}
+
+enum command_outcome
+command_run(struct applier *app, const char *db, const bson_t *command, bson_error_t *error)
 {
 	bson_t reply;
-	bson_error_t error;
+	enum command_outcome outcome = COMMAND_DONE;
 
-	if (conn_command(app->client, db, command, &reply, &error)) {
+	if (conn_command(app->client, db, command, &reply, error)) {
 		app->count.commands++;
-	} else if (already_done((int32_t)error.code)) {
+	} else if (already_done((int32_t)error->code)) {
 		app->count.tolerated++;
-	} else if (not_supported((int32_t)error.code)) {
-		refuse(app, name, db, error.message);
+		outcome = COMMAND_ALREADY_DONE;
+	} else if (not_supported((int32_t)error->code)) {
+		outcome = COMMAND_REFUSED;
 	} else {
 		char *text = bson_as_relaxed_extended_json(command, NULL);
 
-		die(EXIT_SERVER, "%s: %s failed: %s (code %u)", db, text, error.message, error.code);
+		command_fail(app, "%s: %s failed: %s (code %u)", db, text, error->message, error->code);
 	}
 	bson_destroy(&reply);
+	return outcome;
+}
+
+/* Run a command whose refusal would change where documents end: refused is a failure. */
+static void
+run_required(struct applier *app, const char *db, const bson_t *command, const char *name)
+{
+	bson_error_t error;
+
+	if (command_run(app, db, command, &error) == COMMAND_REFUSED)
+		command_fail(app, "%s: %s refused by the target, and documents would differ "
+		    "without it: %s", db, name, error.message);
+}
+
+void
+command_run_harmless(struct applier *app, const char *ns, const char *db, const bson_t *command,
+    const char *name)
+{
+	bson_error_t error;
+
+	if (command_run(app, db, command, &error) == COMMAND_REFUSED)
+		skip_harmless(app, ns, name, error.message);
+}
+
+/* Whether name is in list (a NULL-ended list). */
+static bool
+listed(const char *const *list, const char *name)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(*list, name) == 0)
+			return true;
+	return false;
 }
 
 /* Copy doc without the fields named in drop (a NULL-ended list). */
@@ -97,15 +176,54 @@ copy_without(const bson_t *doc, bson_t *out, const char *const *drop)
 	}
 }
 
-/* create: idIndex only restates the default _id index, and not every server takes it. */
-static void
-run_create(struct applier *app, const char *db, const bson_t *o)
+/*
+ * Options of create whose absence leaves every document where it is:
+ * validation, collation (the stream holds no two _ids it would merge),
+ * storage and change-stream settings, a TTL whose deletions the source
+ * logs as deletes. Not among them: capped sizes (the server deletes),
+ * views and time series (what the application reads would be missing).
+ */
+static const char *const create_harmless[] = {
+	"validator", "validationLevel", "validationAction", "collation", "storageEngine",
+	"indexOptionDefaults", "changeStreamPreAndPostImages", "recordPreImages",
+	"expireAfterSeconds", "comment", "temp", "flags", "autoIndexId", "writeConcern", NULL,
+};
+
+/*
+ * create: idIndex only restates the default _id index, and not every
+ * server takes it. Refused: again without the options that leave the
+ * documents alone (the collection must exist, empty or not), listed.
+ */
+void
+command_create(struct applier *app, const char *db, const bson_t *o, const char *ns)
 {
 	static const char *const drop[] = { "idIndex", NULL };
-	bson_t command = BSON_INITIALIZER;
+	bson_t command = BSON_INITIALIZER, plain = BSON_INITIALIZER;
+	bson_error_t error, again;
+	bson_iter_t iter;
+	char stripped[256] = "";
 
 	copy_without(o, &command, drop);
-	run(app, db, &command, "create");
+	if (command_run(app, db, &command, &error) == COMMAND_REFUSED) {
+		bson_iter_init(&iter, &command);
+		while (bson_iter_next(&iter)) {
+			const char *key = bson_iter_key(&iter);
+
+			if (!listed(create_harmless, key)) {
+				bson_append_iter(&plain, NULL, 0, &iter);
+				continue;
+			}
+			if (strlen(stripped) + strlen(key) + 3 < sizeof(stripped))
+				snprintf(stripped + strlen(stripped), sizeof(stripped) - strlen(stripped),
+				    "%s%s", stripped[0] != '\0' ? ", " : "", key);
+		}
+		if (stripped[0] == '\0' ||
+		    command_run(app, db, &plain, &again) == COMMAND_REFUSED)
+			command_fail(app, "%s: create refused by the target, and documents would differ "
+			    "without it: %s", ns, error.message);
+		skip_harmless(app, ns, "create with options", stripped);
+	}
+	bson_destroy(&plain);
 	bson_destroy(&command);
 }
 
@@ -126,18 +244,20 @@ append_spec(bson_t *indexes, uint32_t k, const bson_t *spec, const char *const *
 	bson_append_document_end(indexes, &out);
 }
 
-/* createIndexes as logged: the one spec is o itself, beside the collection name. */
+/* An index holds no documents: a refused one is a listed skip. */
 static void
 run_create_index(struct applier *app, const char *db, const bson_t *o, const char *coll)
 {
 	static const char *const drop[] = { "createIndexes", "ns", "v", NULL };
 	bson_t command = BSON_INITIALIZER, indexes;
+	char ns[512];
 
+	snprintf(ns, sizeof(ns), "%s.%s", db, coll);
 	BSON_APPEND_UTF8(&command, "createIndexes", coll);
 	BSON_APPEND_ARRAY_BEGIN(&command, "indexes", &indexes);
 	append_spec(&indexes, 0, o, drop);
 	bson_append_array_end(&command, &indexes);
-	run(app, db, &command, "createIndexes");
+	command_run_harmless(app, ns, db, &command, "createIndexes");
 	bson_destroy(&command);
 }
 
@@ -149,10 +269,12 @@ run_commit_index_build(struct applier *app, const char *db, const bson_t *o, con
 	bson_t command = BSON_INITIALIZER, indexes;
 	bson_iter_t iter, specs;
 	uint32_t k = 0;
+	char ns[512];
 
 	if (!bson_iter_init_find(&iter, o, "indexes") || !BSON_ITER_HOLDS_ARRAY(&iter) ||
 	    !bson_iter_recurse(&iter, &specs))
 		entry_fail(app, "%s: commitIndexBuild without indexes", db);
+	snprintf(ns, sizeof(ns), "%s.%s", db, coll);
 	BSON_APPEND_UTF8(&command, "createIndexes", coll);
 	BSON_APPEND_ARRAY_BEGIN(&command, "indexes", &indexes);
 	while (bson_iter_next(&specs)) {
@@ -168,7 +290,7 @@ run_commit_index_build(struct applier *app, const char *db, const bson_t *o, con
 	}
 	bson_append_array_end(&command, &indexes);
 	if (k > 0)
-		run(app, db, &command, "createIndexes");
+		command_run_harmless(app, ns, db, &command, "createIndexes");
 	bson_destroy(&command);
 }
 
@@ -177,56 +299,68 @@ run_drop_index(struct applier *app, const char *db, const bson_t *o, const char 
 {
 	bson_t command = BSON_INITIALIZER;
 	bson_iter_t iter;
+	char ns[512];
 
+	snprintf(ns, sizeof(ns), "%s.%s", db, coll);
 	BSON_APPEND_UTF8(&command, "dropIndexes", coll);
 	if (bson_iter_init_find(&iter, o, "index"))
 		bson_append_iter(&command, "index", 5, &iter);
 	else
 		BSON_APPEND_UTF8(&command, "index", "*");
-	run(app, db, &command, "dropIndexes");
+	command_run_harmless(app, ns, db, &command, "dropIndexes");
 	bson_destroy(&command);
 }
 
-static void
-run_drop(struct applier *app, const char *db, const char *coll)
+void
+command_drop(struct applier *app, const char *db, const char *coll)
 {
 	bson_t *command = BCON_NEW("drop", BCON_UTF8(coll));
 
-	run(app, db, command, "drop");
+	run_required(app, db, command, "drop");
 	bson_destroy(command);
 }
 
 /*
- * renameCollection: dropTarget is logged as the dropped collection's
- * UUID, which the command does not take: any value but false means true.
- * A rename out of the selection is a drop; into it, the data never came.
+ * collMod: what it may change without moving a document: validation,
+ * index options (hidden, TTL, unique conversion: the source logs TTL
+ * deletions, and its documents already satisfy a unique key), change
+ * stream settings. cappedSize, cappedMax, views, time series and any
+ * field not known here would change what the target holds: a failure.
  */
 static void
-run_rename(struct applier *app, const bson_t *o, char ns[2][256])
+run_coll_mod(struct applier *app, const char *db, const bson_t *o, const char *ns)
 {
-	bool from = ns_match(app->filter, ns[0]), to = ns_match(app->filter, ns[1]);
-	bson_t command = BSON_INITIALIZER;
+	static const char *const harmless[] = {
+		"collMod", "validator", "validationLevel", "validationAction", "index",
+		"changeStreamPreAndPostImages", "recordPreImages", "expireAfterSeconds", "comment",
+		"writeConcern", "dryRun", NULL,
+	};
+	bson_error_t error;
 	bson_iter_t iter;
-	char db[256];
 
-	if (!from) {
-		if (to)
-			warnmsg("renameCollection %s to %s: the source collection is not selected, "
-			    "skipped", ns[0], ns[1]);
-		app->count.skipped++;
+	if (command_run(app, db, o, &error) != COMMAND_REFUSED)
 		return;
-	}
-	if (!to) {
-		ns_database(ns[0], db, sizeof(db));
-		run_drop(app, db, strchr(ns[0], '.') + 1);
+	bson_iter_init(&iter, o);
+	while (bson_iter_next(&iter))
+		if (!listed(harmless, bson_iter_key(&iter)))
+			command_fail(app, "%s: collMod of %s refused by the target, and documents "
+			    "would differ without it: %s", ns, bson_iter_key(&iter), error.message);
+	skip_harmless(app, ns, "collMod", error.message);
+}
+
+/* emptycapped (a test command mongod logs): the target may lack it; delete every document. */
+static void
+run_empty_capped(struct applier *app, const char *db, const bson_t *o, const char *coll)
+{
+	bson_t *command;
+	bson_error_t error;
+
+	if (command_run(app, db, o, &error) != COMMAND_REFUSED)
 		return;
-	}
-	BSON_APPEND_UTF8(&command, "renameCollection", ns[0]);
-	BSON_APPEND_UTF8(&command, "to", ns[1]);
-	BSON_APPEND_BOOL(&command, "dropTarget", bson_iter_init_find(&iter, o, "dropTarget") &&
-	    !(BSON_ITER_HOLDS_BOOL(&iter) && !bson_iter_bool(&iter)));
-	run(app, "admin", &command, "renameCollection");
-	bson_destroy(&command);
+	command = BCON_NEW("delete", BCON_UTF8(coll), "deletes", "[", "{", "q", "{", "}",
+	    "limit", BCON_INT32(0), "}", "]");
+	run_required(app, db, command, "emptycapped (as a delete of every document)");
+	bson_destroy(command);
 }
 
 /*
@@ -250,7 +384,7 @@ run_drop_database(struct applier *app, const char *db)
 	for (k = 0; names[k] != NULL; k++) {
 		snprintf(ns, sizeof(ns), "%s.%s", db, names[k]);
 		if (strncmp(names[k], "system.", 7) != 0 && ns_match(app->filter, ns))
-			run_drop(app, db, names[k]);
+			command_drop(app, db, names[k]);
 	}
 	bson_strfreev(names);
 	app->count.commands++;
@@ -259,22 +393,31 @@ run_drop_database(struct applier *app, const char *db)
 /* The commands that name one collection of the entry's db as their first value. */
 static void
 run_collection_command(struct applier *app, const char *name, const char *db, const bson_t *o,
-    const char *coll)
+    const char *ns)
 {
+	const char *coll = strchr(ns, '.') + 1;
+
 	if (strcmp(name, "create") == 0)
-		run_create(app, db, o);
+		command_create(app, db, o, ns);
 	else if (strcmp(name, "drop") == 0)
-		run_drop(app, db, coll);
+		command_drop(app, db, coll);
 	else if (strcmp(name, "collMod") == 0)
-		run(app, db, o, name);
+		run_coll_mod(app, db, o, ns);
 	else if (strcmp(name, "createIndexes") == 0)
 		run_create_index(app, db, o, coll);
 	else if (strcmp(name, "commitIndexBuild") == 0)
 		run_commit_index_build(app, db, o, coll);
 	else if (strcmp(name, "dropIndexes") == 0 || strcmp(name, "deleteIndexes") == 0)
 		run_drop_index(app, db, o, coll);
+	else if (strcmp(name, "emptycapped") == 0)
+		run_empty_capped(app, db, o, coll);
+	else if (strcmp(name, "convertToCapped") == 0)
+		run_required(app, db, o, name);
+	else if (strcmp(name, "startIndexBuild") == 0 || strcmp(name, "abortIndexBuild") == 0)
+		app->count.skipped++;	/* the commit says it all */
 	else
-		app->count.skipped++;	/* startIndexBuild, abortIndexBuild: the commit says it all */
+		command_fail(app, "%s: oplog-apply does not replay %s, which may change documents", ns,
+		    name);
 }
 
 void
@@ -291,7 +434,7 @@ command_apply(struct applier *app, const bson_t *op, int depth)
 	if (strcmp(name, "applyOps") == 0) {
 		apply_ops_array(app, op, depth + 1);
 	} else if (strcmp(name, "renameCollection") == 0 && count == 2) {
-		run_rename(app, &o, ns);
+		rename_apply(app, &o, ns);
 	} else if (strcmp(name, "dropDatabase") == 0) {
 		if (ns_match_database(app->filter, db))
 			run_drop_database(app, db);
@@ -299,13 +442,14 @@ command_apply(struct applier *app, const bson_t *op, int depth)
 			app->count.skipped++;
 	} else if (count == 1) {
 		if (ns_match(app->filter, ns[0]))
-			run_collection_command(app, name, db, &o, strchr(ns[0], '.') + 1);
+			run_collection_command(app, name, db, &o, ns[0]);
 		else
 			app->count.skipped++;
 	} else if (strcmp(name, "commitTransaction") == 0 || strcmp(name, "abortTransaction") == 0) {
-		app->count.skipped++;	/* nothing held for it: its transaction began before us */
+		entry_fail(app, "%s inside applyOps: a transaction ends only at the top level", name);
 	} else {
-		refuse(app, name, db, "oplog-apply does not replay this command");
+		command_fail(app, "%s: oplog-apply does not replay %s, which may change documents", db,
+		    name);
 	}
 }
 
