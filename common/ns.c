@@ -405,6 +405,17 @@ ns_match_database_by_pattern(const ns_filter *filter, const char *db)
 	return false;
 }
 
+const char *
+ns_literal_rename(const ns_filter *filter, size_t index)
+{
+	size_t k;
+
+	for (k = 0; k < filter->rename_count; k++)
+		if (filter->renames[k].from_tail == NULL && index-- == 0)
+			return filter->renames[k].from_head;
+	return NULL;
+}
+
 bool
 ns_has_renames(const ns_filter *filter)
 {

@@ -78,6 +78,13 @@ const char *ns_literal_include(const ns_filter *filter, size_t index);
  */
 bool ns_match_database_by_pattern(const ns_filter *filter, const char *db);
 
+/*
+ * The FROM of the rename rules without '*', one by one: index 0, 1, ...
+ * until NULL. They move one collection each, maybe to another database
+ * (oplog-filter drops it there when its database is dropped).
+ */
+const char *ns_literal_rename(const ns_filter *filter, size_t index);
+
 /* Whether any rename rule is set. */
 bool ns_has_renames(const ns_filter *filter);
 

@@ -555,25 +555,72 @@ filter_rename_collection(const bson_t *entry, const char ns[2][NS_MAX], struct s
 	return false;
 }
 
+/* Whether ns is one of the include globs without wildcards. */
+static bool
+is_literal_include(const char *ns)
+{
+	const char *literal;
+	size_t k;
+
+	for (k = 0; (literal = ns_literal_include(opt.filter, k)) != NULL; k++)
+		if (strcmp(literal, ns) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The selected collections of db that exact --rename rules move: a
+ * dropDatabase of db, renamed or not, does not reach where they went, so
+ * each becomes a drop there. reached_db: the database the dropDatabase
+ * itself still drops (NULL: none), where no drop is needed.
+ */
+static void
+put_renamed_drops(const bson_t *entry, const char *db, const char *reached_db, struct sink *sink)
+{
+	char from_db[NS_MAX], new_ns[NS_MAX], new_db[NS_MAX];
+	const char *from;
+	size_t k;
+
+	for (k = 0; (from = ns_literal_rename(opt.filter, k)) != NULL; k++) {
+		ns_database(from, from_db, sizeof(from_db));
+		if (strcmp(from_db, db) != 0 || (opt.selecting && !ns_match(opt.filter, from)))
+			continue;
+		if (reached_db == NULL && is_literal_include(from))
+			continue;	/* dropped as a literal --ns below */
+		if (!renamed(from, new_ns))
+			continue;
+		ns_database(new_ns, new_db, sizeof(new_db));
+		if (reached_db != NULL && strcmp(new_db, reached_db) == 0)
+			continue;
+		put_drop(entry, new_ns, sink);
+		run.modified = true;	/* an entry the input did not have */
+	}
+}
+
 /*
  * dropDatabase: kept when the whole database is selected; when only part
  * of it is, the collections named exactly by --ns are dropped one by one,
  * and what patterns select in it is left alone with a warning (dropping
- * the database would destroy collections the filter leaves out).
+ * the database would destroy collections the filter leaves out). Either
+ * way the collections an exact --rename moves out of it are dropped
+ * where they went.
  */
 static bool
 filter_drop_database(const bson_t *entry, struct sink *sink)
 {
-	char db[NS_MAX], literal_db[NS_MAX], new_ns[NS_MAX];
+	char db[NS_MAX], literal_db[NS_MAX], new_ns[NS_MAX], new_db[NS_MAX];
 	const char *literal;
 	size_t k;
 
 	ns_database(entry_ns(entry), db, sizeof(db));
 	if (!opt.selecting || ns_match_whole_database(opt.filter, db)) {
 		const struct edit edit = { "ns", EDIT_UTF8, new_ns, NULL };
+		bool moved = renamed(entry_ns(entry), new_ns);
 		bson_t out;
 
-		if (!renamed(entry_ns(entry), new_ns))
+		ns_database(new_ns, new_db, sizeof(new_db));
+		put_renamed_drops(entry, db, new_db, sink);
+		if (!moved)
 			return true;
 		copy_edited(entry, &out, &edit, 1);
 		sink_put(sink, &out);
@@ -582,6 +629,7 @@ filter_drop_database(const bson_t *entry, struct sink *sink)
 	}
 	if (!ns_match_database(opt.filter, db))
 		return false;
+	put_renamed_drops(entry, db, NULL, sink);
 	for (k = 0; (literal = ns_literal_include(opt.filter, k)) != NULL; k++) {
 		ns_database(literal, literal_db, sizeof(literal_db));
 		if (strcmp(literal_db, db) != 0 || !ns_match(opt.filter, literal))

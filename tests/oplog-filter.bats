@@ -206,6 +206,36 @@ txn_case() { jq -c --arg c "$1" '.[$c].ops[]' "$TXN" | "$JSON_TO_BSON"; }
 	assert_failure 2
 }
 
+@test "oplog-filter --rename of one collection drops it where it went when its database is dropped" {
+	db=$(unique_db dropren)
+	# The source: db.old and db.other, then dropDatabase db, then db.old again.
+	cat >"$T/s.json" <<-EOF
+	{"ts": {"\$timestamp": {"t": 50, "i": 1}}, "op": "i", "ns": "$db.old", "o": {"_id": 1}}
+	{"ts": {"\$timestamp": {"t": 50, "i": 2}}, "op": "i", "ns": "$db.other", "o": {"_id": 2}}
+	{"ts": {"\$timestamp": {"t": 50, "i": 3}}, "op": "c", "ns": "$db.\$cmd", "o": {"dropDatabase": 1}}
+	{"ts": {"\$timestamp": {"t": 50, "i": 4}}, "op": "i", "ns": "$db.old", "o": {"_id": 3}}
+	EOF
+	"$JSON_TO_BSON" <"$T/s.json" >"$T/s"
+	oplog-filter --rename "$db.old=${db}_2.kept" "$T/s" >"$T/out"
+	# The dropDatabase still passes for db (db.other); db.old, now
+	# ${db}_2.kept, is dropped there first, on the dropDatabase's ts.
+	run show "$T/out" '[.op, .ns, .o, .ts["$timestamp"].i]'
+	assert_output "$(printf '%s\n' "[\"i\",\"${db}_2.kept\",{\"_id\":1},1]" "[\"i\",\"$db.other\",{\"_id\":2},2]" \
+	    "[\"c\",\"${db}_2.\$cmd\",{\"drop\":\"kept\"},3]" "[\"c\",\"$db.\$cmd\",{\"dropDatabase\":1},3]" \
+	    "[\"i\",\"${db}_2.kept\",{\"_id\":3},4]")"
+	# Applied: what mongod holds, renamed (only the document written after the drop).
+	run oplog-apply -q "$T/out" "$DST_URI"
+	assert_success
+	assert_equal "$(mongo_dump "$DST_URI" "${db}_2.kept")" "$(echo '{"_id": 3}' | "$JSON_TO_BSON" | oplog-show)"
+	assert_equal "$(mongo_dump "$DST_URI" "$db.other")" ""
+	# Selected by name: one drop, where it went; a rename within the
+	# database needs none beside the dropDatabase that still passes.
+	run show <(oplog-filter --ns "$db.old" --rename "$db.old=${db}_2.kept" "$T/s") 'select(.op == "c") | [.ns, .o]'
+	assert_output "[\"${db}_2.\$cmd\",{\"drop\":\"kept\"}]"
+	run show <(oplog-filter --rename "$db.old=$db.new" "$T/s") 'select(.op == "c") | [.ns, .o]'
+	assert_output "[\"$db.\$cmd\",{\"dropDatabase\":1}]"
+}
+
 @test "oplog-filter --rename rewrites the inner ops of applyOps, selection by the old names" {
 	run show <(oplog-filter --ns 'db1.*' --rename 'db1.c1=db2.c2' "$RD/oplogdump/oplog.bson") '[.ns, (.o.applyOps // [] | map(.ns))]'
 	assert_success
