@@ -358,3 +358,69 @@ trailer() { oplog-show "$1" | jq -c 'select(.o.msg == "oplogkit end") | .o'; }
 	assert_equal "$(ts_list <"$BATS_TEST_TMPDIR/spool.bson")" "$(oplog_after "$since" | awk -F, -v t="${until%,*}" -v i="${until#*,}" '$1 < t || ($1 == t && $2 <= i)')"
 	assert_equal "$(ts_list <"$BATS_TEST_TMPDIR/spool.bson" | wc -l)" 3
 }
+
+# Transaction links as mongod logs them, for local.oplog.rs: on the
+# second $F after the newest entry's, i from 1 up (FerretDB's i is a
+# counter across seconds, far past that by now, so no ts is taken twice);
+# fabricated_end then writes a real entry after them, so that what later
+# tests call the newest entry comes after them too.
+LSID_A='{"id": {"$binary": {"base64": "GK+8+nZ+Eem9p6vK9BEt9g==", "subType": "04"}}}'
+LSID_B='{"id": {"$binary": {"base64": "AAAAAAAAAAAAAAAAAAAAAA==", "subType": "04"}}}'
+at() { echo "{\"\$timestamp\": {\"t\": $F, \"i\": $1}}"; }
+fabricated_start() { F=$(newest); F=$((${F%,*} + 1)); }
+fabricated_end() {
+	while (($(date +%s) <= F + 1)); do sleep 0.2; done
+	insert "$db" '{"_id": "after"}'
+}
+link() { # I LSID PREV_I (0: first link) O
+	local prev='{"ts": {"$timestamp": {"t": 0, "i": 0}}, "t": {"$numberLong": "-1"}}'
+	[[ $3 == 0 ]] || prev="{\"ts\": $(at "$3"), \"t\": {\"\$numberLong\": \"1\"}}"
+	echo "{\"ts\": $(at "$1"), \"t\": {\"\$numberLong\": \"1\"}, \"op\": \"c\", \"ns\": \"admin.\$cmd\", \"lsid\": $2, \"txnNumber\": {\"\$numberLong\": \"1\"}, \"prevOpTime\": $prev, \"o\": $4}"
+}
+txn_op() { echo "{\"applyOps\": [{\"op\": \"i\", \"ns\": \"$db.t\", \"o\": {\"_id\": $1}}]$2}"; }
+plain() { echo "{\"ts\": $(at "$1"), \"op\": \"i\", \"ns\": \"$db.x\", \"o\": {\"_id\": $2}}"; }
+oplog_write() { mongo_cmd "$SRC_URI" local "{\"insert\": \"oplog.rs\", \"documents\": [$(paste -sd, -)]}" >/dev/null; }
+i_list() { oplog-show "$1" | jq -r 'select(.op != "n") | .ts["$timestamp"].i'; }
+
+@test "oplog-read --since inside open transactions starts with their earlier links, and only those" {
+	db=$(unique_db opentxn)
+	fabricated_start
+	{
+		link 1 "$LSID_B" 0 "$(txn_op '"b1"' ', "partialTxn": true')"	# B: ends before the start
+		link 2 "$LSID_B" 1 "$(txn_op '"b2"' ', "count": 2')"
+		link 3 "$LSID_A" 0 "$(txn_op 1 ', "partialTxn": true')"	# A: open at the start
+		plain 4 10
+		link 5 "$LSID_A" 3 "$(txn_op 2 ', "partialTxn": true')"	# the start
+		plain 6 11
+		link 7 "$LSID_A" 5 "$(txn_op 3 ', "count": 3')"
+	} | oplog_write
+	run --separate-stderr oplog-read --since "$F,5" --until "$F,7" -o "$BATS_TEST_TMPDIR/s.bson" "$SRC_URI"
+	assert_success
+	[[ $stderr == *"falls inside open transactions: the stream starts with the 2 link(s)"* ]] || fail "$stderr"
+	# A's links at or before the start, then everything after it.
+	assert_equal "$(i_list "$BATS_TEST_TMPDIR/s.bson" | tr '\n' ' ')" "3 5 6 7 "
+	# Applied: the whole transaction and the write after the start (10 is the snapshot's).
+	run oplog-apply -q "$BATS_TEST_TMPDIR/s.bson" "$DST_URI"
+	assert_success
+	assert_equal "$(mongo_dump "$DST_URI" "$db.t" | jq -c '._id."$numberInt"' | tr '\n' ' ')" '"1" "2" "3" '
+	assert_equal "$(mongo_dump "$DST_URI" "$db.x" | jq -c '._id."$numberInt"')" '"11"'
+	fabricated_end
+}
+
+@test "oplog-read exits 5 on a link whose transaction began before the start and was not seen open then" {
+	db=$(unique_db latetxn)
+	fabricated_start
+	link 1 "$LSID_A" 0 "$(txn_op 1 ', "partialTxn": true')" | oplog_write
+	oplog-read --since "$F,1" -o "$BATS_TEST_TMPDIR/s.bson" "$SRC_URI" 2>"$BATS_TEST_TMPDIR/err" &
+	reader=$!
+	# The reader is past its start (its header is out) before the commit comes.
+	for _ in {1..100}; do [[ -s $BATS_TEST_TMPDIR/s.bson ]] && break; sleep 0.1; done
+	link 2 "$LSID_A" 1 "$(txn_op 2 ', "count": 2')" | oplog_write
+	status=0
+	wait "$reader" || status=$?
+	assert_equal "$status" 5
+	run cat "$BATS_TEST_TMPDIR/err"
+	assert_output --partial 'txnNumber 1 began at or before --since'
+	assert_output --partial 'GK+8+nZ+Eem9p6vK9BEt9g=='
+	fabricated_end
+}
