@@ -164,6 +164,14 @@ UUID='{"$binary": {"base64": "UG740CdIQ0yW3Szj7wyRPQ==", "subType": "04"}}'
 		assert_output --partial 'nothing after it applied'
 		assert_equal "$(mongo_dump "$DST_URI" "$db.c")" "$(docs '{"_id": 1}')"
 	done
+	# A command of a database nothing of which is applied is no failure.
+	stream other <<-EOF
+	{"ts": $(ts 100 1), "op": "c", "ns": "config.\$cmd", "o": {"importCollection": "x"}}
+	{"ts": $(ts 100 2), "op": "i", "ns": "$db.c", "o": {"_id": 3}}
+	EOF
+	run oplog-apply "$BATS_TEST_TMPDIR/other.bson" "$DST_URI"
+	assert_success
+	assert_equal "$(mongo_dump "$DST_URI" "$db.c")" "$(docs '{"_id": 1}' '{"_id": 3}')"
 }
 
 @test "emptycapped, which the target lacks, deletes every document of the collection" {

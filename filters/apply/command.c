@@ -447,6 +447,8 @@ command_apply(struct applier *app, const bson_t *op, int depth)
 			app->count.skipped++;
 	} else if (strcmp(name, "commitTransaction") == 0 || strcmp(name, "abortTransaction") == 0) {
 		entry_fail(app, "%s inside applyOps: a transaction ends only at the top level", name);
+	} else if (!ns_match_database(app->filter, db)) {
+		app->count.skipped++;	/* nothing of db is applied */
 	} else {
 		command_fail(app, "%s: oplog-apply does not replay %s, which may change documents", db,
 		    name);
