@@ -295,3 +295,28 @@ command_namespaces(const bson_t *entry, char ns[2][256])
 	}
 	return 0;
 }
+
+void
+entry_txn_name(const bson_t *entry, char *buf, size_t size)
+{
+	bson_iter_t iter;
+	char *lsid = NULL;
+	int64_t number = 0;
+
+	if (size > 0)
+		buf[0] = '\0';
+	if (bson_iter_init_find(&iter, entry, "lsid") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+		const uint8_t *data;
+		uint32_t length;
+		bson_t doc;
+
+		bson_iter_document(&iter, &length, &data);
+		if (bson_init_static(&doc, data, length))
+			lsid = bson_as_relaxed_extended_json(&doc, NULL);
+	}
+	if (bson_iter_init_find(&iter, entry, "txnNumber") && BSON_ITER_HOLDS_NUMBER(&iter))
+		number = bson_iter_as_int64(&iter);
+	if (lsid != NULL)
+		snprintf(buf, size, "%s txnNumber %" PRId64, lsid, number);
+	bson_free(lsid);
+}

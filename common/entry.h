@@ -51,6 +51,12 @@ bool entry_object(const bson_t *entry, const char *field, bson_t *out);
 const char *entry_command(const bson_t *entry);
 
 /*
+ * A transaction entry's lsid (relaxed Extended JSON) and txnNumber, as
+ * "LSID txnNumber N", into buf, for messages; "" without an lsid.
+ */
+void entry_txn_name(const bson_t *entry, char *buf, size_t size);
+
+/*
  * Stream markers are no-op entries (op "n", ns "") whose o.msg says what
  * they are. The header opens a stream, the trailer closes it cleanly.
  */

@@ -343,18 +343,38 @@ checkpoint_due(struct applier *app)
 	app->handed_saved = workers_handed(app->workers);
 }
 
-void
-entry_fail(struct applier *app, const char *fmt, ...)
+static void entry_vdie(struct applier *, int, const char *, va_list)
+    __attribute__((format(printf, 3, 0), noreturn));
+
+static void
+entry_vdie(struct applier *app, int status, const char *fmt, va_list ap)
 {
-	char why[512];
+	char why[768];
+
+	vsnprintf(why, sizeof(why), fmt, ap);
+	applier_flush(app);
+	die(status, "%s: entry %" PRIu64 " at byte %" PRIu64 ": %s",
+	    stream_name(app->reader), stream_count(app->reader), stream_offset(app->reader), why);
+}
+
+void
+entry_die(struct applier *app, int status, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
+	entry_vdie(app, status, fmt, ap);
 	va_end(ap);
-	applier_flush(app);
-	die(EXIT_BAD_STREAM, "%s: entry %" PRIu64 " at byte %" PRIu64 ": %s",
-	    stream_name(app->reader), stream_count(app->reader), stream_offset(app->reader), why);
+}
+
+void
+entry_fail(struct applier *app, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	entry_vdie(app, EXIT_BAD_STREAM, fmt, ap);
+	va_end(ap);
 }
 
 static void

@@ -730,31 +730,6 @@ recent_add(struct recent *recent, timestamp_t ts)
  * emitted: nothing else before the start.
  */
 
-/* "lsid json/txnNumber": the key of a transaction entry ("" when it has no lsid). */
-static void
-txn_key(const bson_t *entry, char *key, size_t size)
-{
-	bson_iter_t iter;
-	char *lsid = NULL;
-	int64_t number = 0;
-
-	key[0] = '\0';
-	if (bson_iter_init_find(&iter, entry, "lsid") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
-		const uint8_t *data;
-		uint32_t length;
-		bson_t doc;
-
-		bson_iter_document(&iter, &length, &data);
-		if (bson_init_static(&doc, data, length))
-			lsid = bson_as_relaxed_extended_json(&doc, NULL);
-	}
-	if (bson_iter_init_find(&iter, entry, "txnNumber") && BSON_ITER_HOLDS_NUMBER(&iter))
-		number = bson_iter_as_int64(&iter);
-	if (lsid != NULL)
-		snprintf(key, size, "%s txnNumber %" PRId64, lsid, number);
-	bson_free(lsid);
-}
-
 /* The ts of entry's prevOpTime when entry is a transaction link; zero otherwise. */
 static timestamp_t
 txn_previous(const bson_t *entry)
@@ -788,7 +763,7 @@ txn_link_check(struct session *s, const bson_t *entry)
 
 	if (ts_is_zero(previous) || ts_compare(previous, s->start) > 0)
 		return;
-	txn_key(entry, key, sizeof(key));
+	entry_txn_name(entry, key, sizeof(key));
 	for (k = 0; k < s->open_txn_count; k++)
 		if (strcmp(s->open_txns[k], key) == 0)
 			return;
@@ -833,7 +808,7 @@ tip_found(struct session *s, const bson_t *doc, void *data)
 
 	if (ts_is_zero(previous) || ts_compare(previous, s->start) > 0)
 		return;
-	txn_key(doc, key, sizeof(key));
+	entry_txn_name(doc, key, sizeof(key));
 	s->open_txns = xrealloc(s->open_txns, (s->open_txn_count + 1) * sizeof(char *));
 	s->open_txns[s->open_txn_count++] = xstrdup(key);
 	tips->entries = xrealloc(tips->entries, (tips->count + 1) * sizeof(bson_t *));
@@ -941,7 +916,7 @@ prelude_write(struct session *s)
 		for (k = 0; k < chain.count; k++) {
 			char key[512];
 
-			txn_key(chain.entries[k], key, sizeof(key));
+			entry_txn_name(chain.entries[k], key, sizeof(key));
 			if (!stream_write(s->out, chain.entries[k]))
 				exit(EXIT_DIFFERENT);
 			s->total++;

@@ -67,6 +67,10 @@ void apply_op(struct applier *app, const bson_t *op, int depth);
 /* Apply the inner ops of an applyOps entry in order. */
 void apply_ops_array(struct applier *app, const bson_t *entry, int depth);
 
+/* Flush what was accepted, then exit with status naming the entry (file, number, offset). */
+void entry_die(struct applier *app, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), noreturn));
+
 /* The entry is unusable: flush what was accepted, then exit EXIT_BAD_STREAM. */
 void entry_fail(struct applier *app, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));

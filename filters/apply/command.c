@@ -13,6 +13,7 @@
  */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "apply.h"
@@ -63,9 +64,7 @@ command_fail(struct applier *app, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	applier_flush(app);
-	die(EXIT_SERVER, "%s: entry %" PRIu64 " at byte %" PRIu64 ": %s; nothing after it applied",
-	    stream_name(app->reader), stream_count(app->reader), stream_offset(app->reader), why);
+	entry_die(app, EXIT_SERVER, "%s; nothing after it applied", why);
 }
 
 /*

@@ -16,7 +16,6 @@
  * a --resume checkpoint at or after its earlier links shows them done.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,29 +324,14 @@ ts_is_zero(timestamp_t ts)
 static void
 require_whole(struct applier *app, const bson_t *entry, timestamp_t previous)
 {
-	char *lsid = NULL, at[32];
-	int64_t number = 0;
-	bson_iter_t iter;
+	char name[512], at[32];
 
 	if (ts_compare(previous, app->resumed_ts) <= 0)
 		return;
-	if (bson_iter_init_find(&iter, entry, "lsid") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
-		const uint8_t *data;
-		uint32_t length;
-		bson_t doc;
-
-		bson_iter_document(&iter, &length, &data);
-		if (bson_init_static(&doc, data, length))
-			lsid = bson_as_relaxed_extended_json(&doc, NULL);
-	}
-	if (bson_iter_init_find(&iter, entry, "txnNumber") && BSON_ITER_HOLDS_NUMBER(&iter))
-		number = bson_iter_as_int64(&iter);
-	applier_flush(app);
-	die(EXIT_HISTORY_LOST, "%s: entry %" PRIu64 " at byte %" PRIu64 ": transaction lsid %s "
-	    "txnNumber %" PRId64 " began before this stream (its link at %s is not in it): "
-	    "refusing to apply it in part; capture from before its first entry",
-	    stream_name(app->reader), stream_count(app->reader), stream_offset(app->reader),
-	    lsid != NULL ? lsid : "{}", number, ts_format(previous, at, sizeof(at)));
+	entry_txn_name(entry, name, sizeof(name));
+	entry_die(app, EXIT_HISTORY_LOST, "transaction lsid %s began before this stream (its link "
+	    "at %s is not in it): refusing to apply it in part; capture from before its first entry",
+	    name[0] != '\0' ? name : "{} txnNumber 0", ts_format(previous, at, sizeof(at)));
 }
 
 /* Commit entry's held transaction, if any; false when none is held. */
