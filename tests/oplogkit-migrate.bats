@@ -80,9 +80,9 @@ assert_in_sync() {
 		'mongodb://admin:s3cret@127.0.0.1:1/' "$DST_URI"
 	assert_success
 	assert_line --index 0 --partial 'oplog-read --now'
-	assert_line --regexp "^oplog-read --since T0 -o $work/spool.bson -z 2>> $work/log/oplog-read.log &$"
+	assert_line --regexp "^oplog-read --since T0 -o $work/spool.bson -z --metrics $work/metrics/reader.prom --metrics-log $work/timeline.jsonl 2>> $work/log/oplog-read.log &$"
 	assert_line --regexp "^snap-export --t0 T0 --jobs 3 --ns '$db\\.\\*' 2>> .* \\| snap-import --jobs 3 --progress --ns '$db\\.\\*' "
-	assert_line --regexp "^oplog-apply --follow --resume --progress --name $db --ns '$db\\.\\*' $work/spool.bson 2>> .* &$"
+	assert_line --regexp "^oplog-apply --follow --resume --progress --name $db --metrics $work/metrics/apply.prom --metrics-log $work/timeline.jsonl --ns '$db\\.\\*' $work/spool.bson 2>> .* &$"
 	assert_line --regexp "^sync-check --lag-only --max-lag 1s --name $db "
 	assert_line --regexp "^sync-check --name $db --ns '$db\\.\\*' "
 	[[ $output$stderr != *s3cret* ]] || fail "the password was printed"
