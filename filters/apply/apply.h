@@ -120,13 +120,13 @@ void workers_free(struct workers *pool);
 bool workers_add(struct workers *pool, const char *ns, const bson_t *op, timestamp_t claim,
     char *why, size_t why_size);
 
-/* How old the oldest entry not yet handed over is (0: none). */
-double workers_pending_age_ms(const struct workers *pool);
+/* How old the oldest entry not yet handed over to an idle worker is (0: none). */
+double workers_pending_age_ms(struct workers *pool);
 
 /* How many batches were handed over so far. */
 uint64_t workers_handed(const struct workers *pool);
 
-/* Hand every pending batch over (each waits for its worker's previous one). */
+/* Hand over the pending batches of the workers that are idle. */
 void workers_cut(struct workers *pool, timestamp_t claim);
 
 /* Hand everything over and wait until it is written. */
