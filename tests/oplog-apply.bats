@@ -218,6 +218,26 @@ inserted() {
 	assert_equal "$(mongo_dump "$DST_URI" "$db.c")" "$expected"
 }
 
+@test "\$v:2 diffs read back in one batch over ObjectId, string and integer _ids, one document missing" {
+	db=$(unique_db readback)
+	mongo_cmd "$DST_URI" "$db" '{"insert": "c", "documents": [{"_id": {"$oid": "60350ac1415a2fc63f3195ab"}, "o": {"x": 1}}, {"_id": "s", "o": {"x": 2}}, {"_id": 1, "o": {"x": 3}}, {"_id": 2, "o": 4}]}'
+	: >"$BATS_TEST_TMPDIR/r.json"
+	k=1
+	# ObjectId and string _ids are read one by one, the others by one $in.
+	for id in '{"$oid": "60350ac1415a2fc63f3195ab"}' '{"$oid": "60350ac1415a2fc63f3195ac"}' '"s"' 1 2 3; do
+		echo "{\"ts\": {\"\$timestamp\": {\"t\": 21, \"i\": $k}}, \"op\": \"u\", \"ns\": \"$db.c\", \"o2\": {\"_id\": $id}, \"o\": {\"\$v\": 2, \"diff\": {\"so\": {\"i\": {\"y\": $k}}}}}" >>"$BATS_TEST_TMPDIR/r.json"
+		k=$((k + 1))
+	done
+	json2bson <"$BATS_TEST_TMPDIR/r.json" >"$BATS_TEST_TMPDIR/r.bson"
+	run oplog-apply "$BATS_TEST_TMPDIR/r.bson" "$DST_URI"
+	assert_success
+	assert_output --partial 'missing 2'
+	expected=$(printf '%s\n' '{"_id": 1, "o": {"x": 3, "y": 4}}' '{"_id": 2, "o": null}' \
+		'{"_id": "s", "o": {"x": 2, "y": 3}}' '{"_id": {"$oid": "60350ac1415a2fc63f3195ab"}, "o": {"x": 1, "y": 1}}' |
+		json2bson | oplog-show)
+	assert_equal "$(mongo_dump "$DST_URI" "$db.c")" "$expected"
+}
+
 @test "default exclusions, --ns and --exclude choose what is applied" {
 	db=$(unique_db exclusions)
 	: >"$BATS_TEST_TMPDIR/x.json"
