@@ -7,8 +7,17 @@
 # The figure is the ratio of the two times; no goal is set above 1×: on
 # a server that is the bound, no client writes the same operations faster.
 source "$(dirname "$0")/lib.sh"
-bench_init apply
-servers_start
+# BENCH_APPLY_BACKEND=postgresql: the target on FerretDB's PostgreSQL
+# backend (results in apply-postgresql.md); SQLite otherwise.
+backend=${BENCH_APPLY_BACKEND:-sqlite}
+if [[ $backend == postgresql ]]; then
+	bench_init apply-postgresql
+	servers_start
+	pg_target_start
+else
+	bench_init apply
+	servers_start
+fi
 
 entries=${BENCH_APPLY_ENTRIES:-2000}
 # FerretDB v1.24.2 deadlocks on an update command of about 100 statements
@@ -67,5 +76,5 @@ notes=$WORK/apply.notes
 	echo "statement's iterator close to the end of the command, so every statement holds"
 	echo "one of the SQLite pool's 100 connections)."
 } >"$notes"
-[[ ! -f $BENCH/notes/apply.md ]] || { echo; cat "$BENCH/notes/apply.md"; } >>"$notes"
+[[ ! -f $BENCH/notes/$BENCH_NAME.md ]] || { echo; cat "$BENCH/notes/$BENCH_NAME.md"; } >>"$notes"
 results_write "oplog-apply throughput against a like baseline" "$table" "$notes"

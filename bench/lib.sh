@@ -59,7 +59,7 @@ machine_header() {
 	ferretdb=$(basename "$("$ROOT/scripts/build-ferretdb.sh" 2>/dev/null || echo "?")")
 	echo "- machine: $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $mem memory, load average ${MACHINE_LOAD:-?} at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 	echo "- kernel: $(uname -sr); compiler: $gcc; libmongoc/libbson $mongoc; zstd $(pkg-config --modversion libzstd 2>/dev/null || echo "?")"
-	echo "- servers: $ferretdb (SQLite backend), both on this machine"
+	echo "- servers: $ferretdb (${BACKEND:-SQLite backend}), both on this machine"
 	echo "- peers: bsondump $(peer_version bsondump), mongodump/mongorestore $(peer_version mongodump) (mongo-tools 8fa3cfc8, built from ../shared/peers)"
 	echo "- oplogkit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo " (with uncommitted changes)"); runs per figure: $RUNS, median taken"
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -155,6 +155,60 @@ servers_stop() {
 }
 
 mongo_cmd() { "$TOOLS/mongo-cmd" "$@"; }
+
+# pg_target_start: the target becomes a FerretDB on the PostgreSQL
+# backend, over a cluster of its own in a temp dir on loopback (Debian's
+# postgresql; as the postgres user when run as root, which postgres
+# refuses), both stopped on exit. FerretDB's pool_max_conns is raised
+# from 50 (the default hangs snap-import); max_connections follows.
+# Sets DST.
+pg_target_start() {
+	local pgbin port fport as=() ferret
+	pgbin=$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)
+	[[ -n $pgbin && -x $pgbin/initdb ]] || bench_die "PostgreSQL not installed (apt-get install postgresql)"
+	ferret=$("$ROOT/scripts/build-ferretdb.sh")
+	PG_DIR=$(mktemp -d /tmp/oplogkit-bench-pg.XXXXXX)
+	if ((EUID == 0)); then
+		as=(runuser -u postgres --)
+		chown postgres "$PG_DIR"
+	fi
+	port=$(free_port)
+	fport=$(free_port)
+	"${as[@]}" "$pgbin/initdb" -D "$PG_DIR/data" -A trust -U postgres >"$PG_DIR/initdb.log" 2>&1 ||
+		bench_die "initdb failed (log: $PG_DIR/initdb.log)"
+	PG_STOP=("${as[@]}" "$pgbin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop)
+	trap pg_target_stop EXIT
+	"${as[@]}" "$pgbin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w \
+		-o "-c listen_addresses=127.0.0.1 -p $port -k $PG_DIR -c max_connections=250" start >/dev/null ||
+		bench_die "postgres did not start (log: $PG_DIR/postgres.log)"
+	"${as[@]}" "$pgbin/createdb" -h 127.0.0.1 -p "$port" -U postgres ferretdb
+	mkdir -p "$PG_DIR/ferretdb"
+	setsid "$ferret" --handler=postgresql \
+		--postgresql-url="postgres://postgres@127.0.0.1:$port/ferretdb?pool_max_conns=200" \
+		--state-dir="$PG_DIR/ferretdb" --listen-addr="127.0.0.1:$fport" --repl-set-name=rs0 \
+		--telemetry=disable --debug-addr=- </dev/null >"$PG_DIR/ferretdb.log" 2>&1 &
+	PG_FERRET_PID=$!
+	DST=mongodb://127.0.0.1:$fport/
+	local deadline=$((SECONDS + 30))
+	until "$TOOLS/mongo-cmd" --wait 1 "$DST" admin '{"ping": 1}' >/dev/null 2>&1; do
+		((SECONDS < deadline)) && kill -0 "$PG_FERRET_PID" 2>/dev/null ||
+			bench_die "FerretDB on PostgreSQL does not answer (log: $PG_DIR/ferretdb.log)"
+	done
+	BACKEND="PostgreSQL $("$pgbin/postgres" --version | awk '{ print $3 }') backend, a cluster of the bench's own on loopback, pool_max_conns=200"
+}
+
+pg_target_stop() {
+	[[ -z ${PG_FERRET_PID:-} ]] || { kill "$PG_FERRET_PID" 2>/dev/null; wait "$PG_FERRET_PID" 2>/dev/null || true; }
+	[[ -z ${PG_DIR:-} ]] || { "${PG_STOP[@]}" >/dev/null 2>&1 || true; rm -rf "$PG_DIR"; }
+	servers_stop
+}
+
+# free_port: a loopback port nothing listens on now.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+
 
 drop_databases() {
 	local uri=$1 db
