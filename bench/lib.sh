@@ -61,7 +61,7 @@ machine_header() {
 	echo "- kernel: $(uname -sr); compiler: $gcc; libmongoc/libbson $mongoc; zstd $(pkg-config --modversion libzstd 2>/dev/null || echo "?")"
 	echo "- servers: $ferretdb (${BACKEND:-SQLite backend}), both on this machine"
 	echo "- peers: bsondump $(peer_version bsondump), mongodump/mongorestore $(peer_version mongodump) (mongo-tools 8fa3cfc8, built from ../shared/peers)"
-	echo "- oplogkit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo " (with uncommitted changes)"); runs per figure: $RUNS, median taken"
+	echo "- oplogkit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")$(git -C "$ROOT" diff --quiet HEAD -- . ":!bench/results" 2>/dev/null || echo " (with uncommitted changes)"); runs per figure: $RUNS, median taken"
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 }
 
