@@ -220,6 +220,16 @@ entry_is_trailer(const bson_t *entry)
 	return marker_is(entry, MARKER_TRAILER_MSG);
 }
 
+const char *
+entry_stream_kind(const bson_t *entry)
+{
+	bson_t o;
+
+	if (!entry_is_header(entry) || !entry_object(entry, "o", &o))
+		return "";
+	return string_field(&o, "kind");
+}
+
 void
 ns_database(const char *ns, char *buf, size_t size)
 {

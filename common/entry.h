@@ -70,6 +70,9 @@ void marker_trailer(bson_t *out, uint64_t count, timestamp_t last);
 bool entry_is_header(const bson_t *entry);
 bool entry_is_trailer(const bson_t *entry);
 
+/* A header's kind ("oplog", "snapshot", ...); "" for any other entry. */
+const char *entry_stream_kind(const bson_t *entry);
+
 /*
  * The collection namespaces a command entry acts on, as DESIGN.md lists
  * them: create/drop/collMod/createIndexes/commitIndexBuild/startIndexBuild/

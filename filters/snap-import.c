@@ -803,13 +803,11 @@ import_insert(stream_reader *reader, const bson_t *entry)
 static void
 check_header(stream_reader *reader, const bson_t *entry)
 {
-	bson_iter_t iter;
-	bson_t o;
+	const char *kind = entry_stream_kind(entry);
 
-	if (entry_object(entry, "o", &o) && bson_iter_init_find(&iter, &o, "kind") &&
-	    BSON_ITER_HOLDS_UTF8(&iter) && strcmp(bson_iter_utf8(&iter, NULL), "snapshot") != 0)
+	if (kind[0] != '\0' && strcmp(kind, "snapshot") != 0)
 		finish_and_die(EXIT_BAD_STREAM, "%s: an %s stream, not a snapshot: replay it with "
-		    "oplog-apply", stream_name(reader), bson_iter_utf8(&iter, NULL));
+		    "oplog-apply", stream_name(reader), kind);
 }
 
 /*
