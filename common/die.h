@@ -16,6 +16,7 @@ enum exit_status {
 	EXIT_BAD_STREAM = 3,	/* corrupt, truncated or oversized input stream */
 	EXIT_SERVER = 4,	/* server or connection error retries did not cure */
 	EXIT_HISTORY_LOST = 5,	/* requested start is older than the source's oplog */
+	EXIT_LEASE_HELD = 6,	/* oplog-apply: another applier holds the checkpoint's name */
 };
 
 /* Set the program name used as the prefix of every message. */

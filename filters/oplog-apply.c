@@ -10,7 +10,8 @@
  * every partition has written everything up to it, at most once a second
  * (or CHECKPOINT_ROUNDS batches a job), at every barrier and at the end, so a
  * crash costs a re-apply, never data. The parts live in filters/apply/:
- * batch.c (data writes), workers.c (partitions), command.c, txn.c.
+ * batch.c (data writes), workers.c (partitions), command.c, txn.c,
+ * checkpoint.c and lease.c (one applier per checkpoint name).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -21,6 +22,7 @@
 #include <time.h>
 
 #include "apply/apply.h"
+#include "apply/checkpoint.h"
 #include "clock.h"
 #include "cli.h"
 #include "conn.h"
@@ -33,10 +35,11 @@
 #define MAX_DEPTH 8	/* applyOps inside applyOps */
 #define CHECKPOINT_ROUNDS 10	/* between barriers: a checkpoint a second, or this many batches a job */
 #define MAX_JOBS 64
+#define LEASE_MS_DEFAULT 30000
 
 struct options {
 	const char *input, *uri_file, *tls_ca_file, *name, *metrics, *metrics_log;
-	long batch, flush_ms, txn_memory, jobs;
+	long batch, flush_ms, txn_memory, jobs, lease_ms;
 	bool follow, resume, progress, quiet;
 };
 
@@ -45,7 +48,6 @@ static void parse_options(int, char **, struct options *, ns_filter *);
 static void apply_stream(struct applier *, const struct options *, timestamp_t);
 static void apply_entry(struct applier *, const bson_t *);
 static void report(const struct applier *);
-static void checkpoint_read(struct applier *, timestamp_t *);
 static void client_close(mongoc_client_t *);
 
 static struct timespec started;
@@ -56,7 +58,7 @@ main(int argc, char *argv[])
 	struct options opt;
 	struct applier app;
 	ns_filter *filter = ns_filter_new();
-	timestamp_t resume_from = { 0, 0 };
+	timestamp_t resume_from = { 0, 0 }, stored = { 0, 0 };
 	char *uri;
 
 	die_init(argv[0]);
@@ -90,10 +92,13 @@ main(int argc, char *argv[])
 	cli_catch_signals();
 	clock_gettime(CLOCK_MONOTONIC, &started);
 	app.saved_at = started;
-	if (opt.resume) {
-		checkpoint_read(&app, &resume_from);
-		app.done_ts = app.saved_ts = app.resumed_ts = resume_from;
-	}
+	lease_take(uri, opt.tls_ca_file, opt.name, opt.lease_ms);
+	checkpoint_read(&app, &stored);
+	app.saved_ts = stored;	/* a run from further back leaves it there */
+	if (opt.resume)
+		app.done_ts = app.resumed_ts = resume_from = stored;
+	else
+		app.applied_total = 0;
 	apply_stream(&app, &opt, resume_from);
 	if (txn_open_count(app.txns) > 0)
 		warnmsg("%zu transaction(s) never committed in this stream: not applied",
@@ -104,6 +109,7 @@ main(int argc, char *argv[])
 	txn_table_free(app.txns);
 	workers_free(app.workers);
 	stream_close(app.reader);
+	lease_release();
 	client_close(app.client);
 	ns_filter_free(filter);
 	free(uri);
@@ -118,6 +124,7 @@ usage(void)
 	    "  -f, --follow           wait at the end of a growing FILE until its trailer\n"
 	    "  -r, --resume           skip entries up to the checkpoint of --name\n"
 	    "  -N, --name NAME        the checkpoint's name in oplogkit.checkpoints (default)\n"
+	    "      --lease TIME       hold NAME for this long between renewals (30s)\n"
 	    "  -b, --batch N          at most N entries per batch (1000)\n"
 	    "  -1, --one-at-a-time    apply entry by entry (--batch 1)\n"
 	    "  -j, --jobs N           write over N connections, by hash of (ns, _id) (2)\n"
@@ -141,11 +148,13 @@ usage(void)
 static void
 parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
 {
-	enum { FLUSH_MS = 256, NS_REGEX, RETRY_FOR, TXN_MEMORY, URI_FILE, TLS_CA, METRICS, METRICS_LOG };
+	enum { FLUSH_MS = 256, NS_REGEX, RETRY_FOR, TXN_MEMORY, URI_FILE, TLS_CA, METRICS, METRICS_LOG,
+		LEASE };
 	static const struct option options[] = {
 		{ "follow", no_argument, NULL, 'f' },
 		{ "resume", no_argument, NULL, 'r' },
 		{ "name", required_argument, NULL, 'N' },
+		{ "lease", required_argument, NULL, LEASE },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "one-at-a-time", no_argument, NULL, '1' },
 		{ "jobs", required_argument, NULL, 'j' },
@@ -174,11 +183,13 @@ parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
 	opt->jobs = 2;
 	opt->flush_ms = 50;
 	opt->txn_memory = TXN_MEMORY_MAX;
+	opt->lease_ms = LEASE_MS_DEFAULT;
 	while ((ch = getopt_long(argc, argv, "frN:b:1j:n:x:pqhV", options, NULL)) != -1) {
 		switch (ch) {
 		case 'f': opt->follow = true; break;
 		case 'r': opt->resume = true; break;
 		case 'N': opt->name = optarg; break;
+		case LEASE: opt->lease_ms = cli_duration_ms("--lease", optarg); break;
 		case 'b': opt->batch = cli_number("--batch", optarg); break;
 		case '1': opt->batch = 1; break;
 		case 'j': opt->jobs = cli_number("--jobs", optarg); break;
@@ -202,10 +213,10 @@ parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
 			break;
 	}
 	if (!ok || opt->batch < 1 || opt->name[0] == '\0' || opt->flush_ms > 60000 ||
-	    opt->jobs < 1 || opt->jobs > MAX_JOBS) {
+	    opt->jobs < 1 || opt->jobs > MAX_JOBS || opt->lease_ms < 1000) {
 		if (ok)
 			warnmsg("--batch must be at least 1, --jobs 1 to %d, --name not empty, "
-			    "--flush-ms at most 60000", MAX_JOBS);
+			    "--flush-ms at most 60000, --lease at least 1s", MAX_JOBS);
 		fprintf(stderr, "usage: oplog-apply [options] [FILE] URI (--help for the options)\n");
 		exit(EXIT_USAGE);
 	}
@@ -228,72 +239,6 @@ client_close(mongoc_client_t *client)
 	mongoc_client_destroy(client);
 }
 
-static uint64_t
-applied(const struct counters *count)
-{
-	return count->inserts + count->updates + count->deletes + count->commands;
-}
-
-/* The checkpoint's ts and count; zero when there is none yet. */
-static void
-checkpoint_read(struct applier *app, timestamp_t *ts)
-{
-	mongoc_collection_t *coll = mongoc_client_get_collection(app->client, LAG_CHECKPOINT_DB,
-	    LAG_CHECKPOINT_COLLECTION);
-	bson_t *filter = BCON_NEW("_id", BCON_UTF8(app->name));
-	retry_policy policy;
-
-	retry_init(&policy, conn_retry_for());
-	for (;;) {
-		mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
-		const bson_t *doc;
-		bson_error_t error;
-		bson_iter_t iter;
-
-		if (mongoc_cursor_next(cursor, &doc)) {
-			*ts = entry_ts(doc);
-			if (bson_iter_init_find(&iter, doc, "count") && BSON_ITER_HOLDS_NUMBER(&iter))
-				app->applied_total = (uint64_t)bson_iter_as_int64(&iter);
-		}
-		if (!mongoc_cursor_error(cursor, &error)) {
-			mongoc_cursor_destroy(cursor);
-			break;
-		}
-		mongoc_cursor_destroy(cursor);
-		if (!retry_again(&policy, &error))
-			die(EXIT_SERVER, "%s: cannot read checkpoint '%s': %s", conn_masked(app->client),
-			    app->name, error.message);
-	}
-	bson_destroy(filter);
-	mongoc_collection_destroy(coll);
-}
-
-static void
-checkpoint_write(struct applier *app, timestamp_t ts)
-{
-	mongoc_collection_t *coll = mongoc_client_get_collection(app->client, LAG_CHECKPOINT_DB,
-	    LAG_CHECKPOINT_COLLECTION);
-	bson_t *selector = BCON_NEW("_id", BCON_UTF8(app->name));
-	bson_t *doc = BCON_NEW("_id", BCON_UTF8(app->name), "ts", BCON_TIMESTAMP(ts.t, ts.i),
-	    "count", BCON_INT64((int64_t)(app->applied_total + applied(&app->count))),
-	    "wall", BCON_DATE_TIME((int64_t)time(NULL) * 1000));
-	bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
-	retry_policy policy;
-	bson_error_t error;
-
-	retry_init(&policy, conn_retry_for());
-	while (!mongoc_collection_replace_one(coll, selector, doc, opts, NULL, &error))
-		if (!retry_again(&policy, &error))
-			die(EXIT_SERVER, "%s: cannot write checkpoint '%s': %s", conn_masked(app->client),
-			    app->name, error.message);
-	app->saved_ts = ts;
-	clock_gettime(CLOCK_MONOTONIC, &app->saved_at);
-	bson_destroy(opts);
-	bson_destroy(doc);
-	bson_destroy(selector);
-	mongoc_collection_destroy(coll);
-}
-
 /*
  * What a batch handed over now claims: every entry up to done_ts is in it
  * or handed over before. The checkpoint never passes the first entry of
@@ -314,10 +259,10 @@ applier_flush(struct applier *app)
 {
 	timestamp_t ts = applier_claim(app);
 
+	lease_check();	/* an applier that lost its name writes nothing more */
 	workers_drain(app->workers, ts);
 	workers_collect(app->workers, &app->count);
-	if (ts_compare(ts, app->saved_ts) != 0)
-		checkpoint_write(app, ts);
+	checkpoint_advance(app, ts);
 }
 
 /*
@@ -339,7 +284,7 @@ checkpoint_due(struct applier *app)
 	    ts_compare(ts, app->saved_ts) == 0)
 		return;
 	workers_collect(app->workers, &app->count);
-	checkpoint_write(app, ts);
+	checkpoint_advance(app, ts);
 	app->handed_saved = workers_handed(app->workers);
 }
 
@@ -469,7 +414,7 @@ progress(struct applier *app, struct timespec *last)
 	workers_collect(app->workers, &app->count);
 	fprintf(stderr, "oplog-apply: %" PRIu64 " entries, %.0f/s, %" PRIu64 " applied, "
 	    "%" PRIu64 " batches, at %s, lag %lds\n", app->count.entries,
-	    (double)(app->count.entries - last_entries) / elapsed, applied(&app->count),
+	    (double)(app->count.entries - last_entries) / elapsed, counters_applied(&app->count),
 	    app->count.batches, ts_format(app->saved_ts, ts, sizeof(ts)),
 	    app->saved_ts.t > 0 ? (long)now - (long)app->saved_ts.t : 0L);
 	last_entries = app->count.entries;
@@ -496,7 +441,7 @@ watch_note(const struct applier *app, struct watch *watch, const char *phase)
 	}
 	sample.entries_read = app->count.entries;
 	sample.bytes_read = watch->bytes_read;
-	sample.entries_applied = applied(&app->count);
+	sample.entries_applied = counters_applied(&app->count);
 	sample.bytes_applied = watch->bytes_done;
 	sample.batches = app->count.batches;
 	sample.errors = app->count.refused;	/* a unique-key conflict exits */
@@ -546,6 +491,8 @@ apply_stream(struct applier *app, const struct options *opt, timestamp_t resume_
 			watch.pending_first = entry_ts(entry);
 		watch.bytes_read += entry->len;
 		app->count.entries++;
+		if (strcmp(entry_stream_kind(entry), "snapshot") == 0)
+			entry_fail(app, "a snapshot stream, not an oplog: load it with snap-import");
 		if (opt->follow && entry_is_trailer(entry))
 			break;
 		ts = entry_ts(entry);
@@ -576,7 +523,7 @@ report(const struct applier *app)
 	    ", u %" PRIu64 ", d %" PRIu64 ", c %" PRIu64 ") in %" PRIu64 " batches; skipped %"
 	    PRIu64 ", missing %" PRIu64 ", already done %" PRIu64 ", refused %" PRIu64
 	    ", reordered %" PRIu64 ", diffs read back %" PRIu64 "; %.1fs, %.0f entries/s; "
-	    "checkpoint %s at %s\n", c->entries, applied(c), c->inserts, c->updates, c->deletes,
+	    "checkpoint %s at %s\n", c->entries, counters_applied(c), c->inserts, c->updates, c->deletes,
 	    c->commands, c->batches, c->skipped, c->missing, c->tolerated, c->refused, c->reordered,
 	    c->fallbacks, elapsed, elapsed > 0 ? (double)c->entries / elapsed : 0.0, app->name,
 	    ts_format(app->saved_ts, ts, sizeof(ts)));
