@@ -32,10 +32,25 @@ wait_checkpoint() {
 	return 1
 }
 
-# wait_exit PID: wait for it (in this shell: it is a child), its status in $exited.
+# wait_exit PID: its status in $exited once it has exited; one still
+# running after 60 s is killed (137), which fails the test.
 wait_exit() {
+	local n
+	for n in $(seq 1 600); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null || true
 	exited=0
 	wait "$1" || exited=$?
+}
+
+# No applier outlives its test, whatever failed.
+teardown() {
+	local pid
+	for pid in ${first:-} ${a:-} ${b:-}; do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
 }
 
 @test "a second oplog-apply on a held --name is refused with exit 6 naming the holder; the checkpoint never moves back" {
