@@ -62,6 +62,7 @@ checkpoint_advance(struct applier *app, timestamp_t ts)
 	bson_t *selector, *doc, *opts;
 	retry_policy policy;
 	bson_error_t error;
+	bool written;
 	char at[32];
 
 	if (ts_compare(ts, app->saved_ts) <= 0)
@@ -77,18 +78,19 @@ checkpoint_advance(struct applier *app, timestamp_t ts)
 	    "wall", BCON_DATE_TIME((int64_t)time(NULL) * 1000));
 	opts = BCON_NEW("upsert", BCON_BOOL(true));
 	retry_init(&policy, conn_retry_for());
-	while (!mongoc_collection_replace_one(coll, selector, doc, opts, NULL, &error)) {
-		if (error.code == 11000)
-			die(EXIT_LEASE_HELD, "%s: checkpoint '%s' is past %s: another writer moved it; "
-			    "not moving it back", conn_masked(app->client), app->name,
-			    ts_format(ts, at, sizeof(at)));
-		if (!retry_again(&policy, &error))
-			die(EXIT_SERVER, "%s: cannot write checkpoint '%s': %s", conn_masked(app->client),
-			    app->name, error.message);
-	}
-	app->saved_ts = ts;
+	while (!(written = mongoc_collection_replace_one(coll, selector, doc, opts, NULL, &error)))
+		if (error.code == 11000 || !retry_again(&policy, &error))
+			break;
 	bson_destroy(opts);
 	bson_destroy(doc);
 	bson_destroy(selector);
 	mongoc_collection_destroy(coll);
+	if (!written && error.code == 11000)
+		die(EXIT_LEASE_HELD, "%s: checkpoint '%s' is past %s: another writer moved it; "
+		    "not moving it back", conn_masked(app->client), app->name,
+		    ts_format(ts, at, sizeof(at)));
+	if (!written)
+		die(EXIT_SERVER, "%s: cannot write checkpoint '%s': %s", conn_masked(app->client),
+		    app->name, error.message);
+	app->saved_ts = ts;
 }

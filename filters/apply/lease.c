@@ -155,34 +155,34 @@ lease_insert(mongoc_collection_t *coll, int64_t n)
 	    "expires", BCON_DATE_TIME(wall_ms() + lease.lease_ms));
 	retry_policy policy;
 	bson_error_t error;
-	bool won = true;
+	bool won;
 
 	retry_init(&policy, conn_retry_for());
-	while (!mongoc_collection_insert_one(coll, doc, NULL, NULL, &error)) {
-		if (error.code == 11000) {
-			won = false;
+	while (!(won = mongoc_collection_insert_one(coll, doc, NULL, NULL, &error)))
+		if (error.code == 11000 || !retry_again(&policy, &error))
 			break;
-		}
-		if (!retry_again(&policy, &error))
-			die(EXIT_SERVER, "cannot take the lease of checkpoint '%s': %s", lease.name,
-			    error.message);
-	}
 	bson_destroy(doc);
+	if (!won && error.code != 11000)
+		die(EXIT_SERVER, "cannot take the lease of checkpoint '%s': %s", lease.name,
+		    error.message);
 	return won;
 }
 
+/* Exit naming the holder of doc, which is destroyed first. */
 static void
-refuse(const bson_t *doc)
+refuse(bson_t *doc)
 {
-	char until[64];
+	char until[64], holder[320];
 	time_t expires = (time_t)(field_int(doc, "expires") / 1000);
 	struct tm tm;
 
+	snprintf(holder, sizeof(holder), "%s", field_utf8(doc, "holder"));
+	bson_destroy(doc);
 	gmtime_r(&expires, &tm);
 	strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	die(EXIT_LEASE_HELD, "checkpoint '%s' is held by %s until %s: another oplog-apply "
 	    "--name %s is running (stop it, or wait for its lease to expire)", lease.name,
-	    field_utf8(doc, "holder"), until, lease.name);
+	    holder, until, lease.name);
 }
 
 /* Generations before ours are history: drop them so the collection stays small. */
