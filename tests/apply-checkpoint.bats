@@ -111,6 +111,34 @@ teardown() {
 	assert_equal "${#lines[@]}" 200
 }
 
+@test "a holder killed but never reaped (a zombie) or whose pid now runs another program does not hold the name" {
+	cd "$BATS_TEST_TMPDIR"
+	db=$(unique_db zombie)
+	entries 1 100 "$db" >spool
+	entries 1 200 "$db" >all.bson
+	# sleep never reaps its child: once killed, the applier stays a zombie.
+	sh -c 'oplog-apply -q --follow --name "$1" spool "$2" & echo $! >apply.pid; exec sleep 120' \
+	    sh "$db" "$DST_URI" &
+	first=$!
+	wait_checkpoint "$db" 100
+	kill -KILL "$(cat apply.pid)"
+	for n in $(seq 1 100); do
+		[[ $(ps -o stat= -p "$(cat apply.pid)") != Z* ]] || break
+		sleep 0.1
+	done
+	assert_equal "$(ps -o stat= -p "$(cat apply.pid)" | cut -c1)" Z
+	run oplog-apply -q --resume --name "$db" all.bson "$DST_URI"
+	assert_success
+	assert_equal "$(checkpoint_i "$db")" 200
+	# A lease of this host whose pid is this shell (not an oplog-apply) is free too.
+	db2=$(unique_db reused)
+	now=$(date +%s)
+	mongo_cmd "$DST_URI" oplogkit "{\"insert\": \"checkpoints\", \"documents\": [{\"_id\": {\"lease\": \"$db2\", \"n\": 1}, \"lease\": \"$db2\", \"n\": 1, \"holder\": \"x\", \"host\": \"$(hostname)\", \"pid\": $$, \"expires\": {\"\$date\": {\"\$numberLong\": \"$(((now + 3600) * 1000))\"}}}]}" >/dev/null
+	run oplog-apply -q --name "$db2" spool "$DST_URI"
+	assert_success
+	assert_equal "$(checkpoint_i "$db2")" 100
+}
+
 @test "a holder that stops renewing loses the name when its lease expires, then writes nothing more" {
 	cd "$BATS_TEST_TMPDIR"
 	db=$(unique_db frozen)

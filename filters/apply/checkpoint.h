@@ -33,8 +33,8 @@ void checkpoint_advance(struct applier *app, timestamp_t ts);
  * Hold name for this process, connecting to uri itself, and renew the
  * lease every lease_ms / 3 from a thread until lease_release (also run
  * at exit). Exits EXIT_LEASE_HELD naming the holder when another applier
- * holds it and its lease has not expired (a holder that was a process of
- * this host and is gone does not count).
+ * holds it and its lease has not expired (a holder of this host that is
+ * gone, a zombie, or whose pid runs another program does not count).
  */
 void lease_take(const char *uri, const char *tls_ca_file, const char *name, long lease_ms);
 

@@ -4,7 +4,8 @@
  * A name is held through a lease document in oplogkit.checkpoints:
  * {_id: {lease: NAME, n: G}, lease, n, holder: "host:pid:random", host,
  * pid, expires}. The lease of NAME is the one with the highest n. Taking
- * it (none yet, expired, or its holder a dead process on this host) is
+ * it (none yet, expired, or its holder no longer a running oplog-apply
+ * of this host) is
  * inserting generation n + 1: the unique _id lets exactly one of two
  * racing appliers win, where a conditional update would not (FerretDB
  * 1.24 runs an update as a read, then a write by _id, so two "holder
@@ -134,7 +135,41 @@ lease_current(mongoc_collection_t *coll, bson_t *doc)
 	return found == 1;
 }
 
-/* Whether the holder is a process of this host that is gone: it cannot renew. */
+/*
+ * Whether pid, on this host, is not a running oplog-apply: gone, a zombie
+ * (killed, not yet reaped: a container's init may never reap it), or its
+ * number reused by another program. Without /proc only "gone" is known.
+ */
+static bool
+process_gone(pid_t pid)
+{
+	char path[64], stat[512], comm[64];
+	const char *state;
+	FILE *file;
+	size_t length;
+
+	if (kill(pid, 0) == -1 && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((file = fopen(path, "r")) == NULL)
+		return false;
+	length = fread(stat, 1, sizeof(stat) - 1, file);
+	fclose(file);
+	stat[length] = '\0';
+	/* "pid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'. */
+	if ((state = strrchr(stat, ')')) != NULL && state[1] == ' ' && state[2] == 'Z')
+		return true;
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+	if ((file = fopen(path, "r")) == NULL)
+		return false;
+	length = fread(comm, 1, sizeof(comm) - 1, file);
+	fclose(file);
+	comm[length] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+	return length > 0 && strcmp(comm, "oplog-apply") != 0;
+}
+
+/* Whether the holder was a process of this host that is gone: it cannot renew. */
 static bool
 holder_dead_here(const bson_t *doc)
 {
@@ -142,7 +177,7 @@ holder_dead_here(const bson_t *doc)
 
 	if (strcmp(field_utf8(doc, "host"), lease.host) != 0 || pid <= 0 || pid > INT32_MAX)
 		return false;
-	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+	return process_gone((pid_t)pid);
 }
 
 /* Insert our generation n; false when another applier inserted it first. */
