@@ -491,6 +491,7 @@ apply_stream(struct applier *app, const struct options *opt, timestamp_t resume_
 			watch.pending_first = entry_ts(entry);
 		watch.bytes_read += entry->len;
 		app->count.entries++;
+		lease_check();	/* nothing more goes to the partitions once the name is lost */
 		if (strcmp(entry_stream_kind(entry), "snapshot") == 0)
 			entry_fail(app, "a snapshot stream, not an oplog: load it with snap-import");
 		if (opt->follow && entry_is_trailer(entry))

@@ -46,7 +46,7 @@ struct applier {
 	struct counters count;
 	timestamp_t done_ts;	/* every entry up to here is in the batch or applied */
 	timestamp_t saved_ts;	/* what the checkpoint says */
-	struct timespec saved_at;	/* when the checkpoint was last written */
+	struct timespec saved_at;	/* when the checkpoint was last brought up to date */
 	uint64_t handed_saved;	/* batches handed over when it was written */
 	timestamp_t resumed_ts;	/* the checkpoint --resume started from (zero without) */
 	uint64_t applied_total;	/* the checkpoint's count */

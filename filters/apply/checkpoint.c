@@ -65,6 +65,9 @@ checkpoint_advance(struct applier *app, timestamp_t ts)
 	bool written;
 	char at[32];
 
+	/* Behind or at it: nothing to write, and checkpoint_due need not ask again for a while. */
+	clock_gettime(CLOCK_MONOTONIC, &app->saved_at);
+	lease_check();
 	if (ts_compare(ts, app->saved_ts) <= 0)
 		return;
 	coll = mongoc_client_get_collection(app->client, LAG_CHECKPOINT_DB,
