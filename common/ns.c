@@ -465,3 +465,20 @@ ns_rename(const ns_filter *filter, const char *ns, char *out, size_t size)
 		die(EXIT_USAGE, "namespace %.64s... is longer than %zu bytes", ns, size - 1);
 	return false;
 }
+
+bool
+ns_split(const char *ns, char *db, size_t size, const char **collection)
+{
+	const char *dot = strchr(ns, '.');
+	size_t length;
+
+	if (dot == NULL || dot == ns || dot[1] == '\0')
+		return false;
+	length = (size_t)(dot - ns);
+	if (length >= size)
+		return false;
+	memcpy(db, ns, length);
+	db[length] = '\0';
+	*collection = dot + 1;
+	return true;
+}

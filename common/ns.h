@@ -85,6 +85,13 @@ bool ns_match_database_by_pattern(const ns_filter *filter, const char *db);
  */
 const char *ns_literal_rename(const ns_filter *filter, size_t index);
 
+/*
+ * Split "db.collection" at its first dot: the database into db (size
+ * bytes), *collection pointing into ns. False, with nothing promised,
+ * when ns has no dot, an empty part, or a database that does not fit.
+ */
+bool ns_split(const char *ns, char *db, size_t size, const char **collection);
+
 /* Whether any rename rule is set. */
 bool ns_has_renames(const ns_filter *filter);
 

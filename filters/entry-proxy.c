@@ -45,6 +45,7 @@
 
 #include "clock.h"
 #include "cli.h"
+#include "control.h"
 #include "die.h"
 #include "proxy/proxy.h"
 
@@ -127,35 +128,28 @@ usage_error(void)
 static void
 control_client(int argc, char **argv)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char line[CONTROL_LINE_MAX], answer[4096];
+	char line[CONTROL_LINE_MAX], answer[4096], why[CONTROL_LINE_MAX + 512];
 	size_t length = 0;
-	ssize_t n;
-	int fd, k;
+	int k;
 
 	line[0] = '\0';
-	for (k = 0; k < argc; k++)
-		if (snprintf(line + strlen(line), sizeof(line) - strlen(line) - 1, "%s%s",
-		    k ? " " : "", argv[k]) < 0 || strlen(line) >= sizeof(line) - 2)
+	for (k = 0; k < argc; k++) {
+		int n = snprintf(line + length, sizeof(line) - length, "%s%s", k ? " " : "", argv[k]);
+
+		if (n < 0 || (size_t)n >= sizeof(line) - length - 1)
 			die(EXIT_USAGE, "command too long");
-	strcat(line, "\n");
-	if (strlen(opt.control) >= sizeof(sun.sun_path))
-		die(EXIT_USAGE, "--control %s: path too long", opt.control);
-	strcpy(sun.sun_path, opt.control);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
-		die(EXIT_SERVER, "--control %s: %s", opt.control, strerror(errno));
-	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
-		die(EXIT_SERVER, "--control %s: write: %s", opt.control, strerror(errno));
-	while (length < sizeof(answer) - 1 && memchr(answer, '\n', length) == NULL) {
-		if ((n = read(fd, answer + length, sizeof(answer) - 1 - length)) <= 0)
-			die(EXIT_SERVER, "--control %s: no answer%s%s", opt.control, n < 0 ? ": " : "",
-			    n < 0 ? strerror(errno) : "");
 		length += (size_t)n;
 	}
-	close(fd);
-	answer[length] = '\0';
-	fputs(answer, stdout);
+	switch (control_request(opt.control, line, 0, answer, sizeof(answer), why, sizeof(why))) {
+	case CONTROL_BAD_PATH:
+		die(EXIT_USAGE, "--control %s", why);
+	case CONTROL_UNREACHABLE:
+		die(EXIT_SERVER, "--control %s", why);
+	case CONTROL_OK:
+	case CONTROL_REFUSED:
+		break;
+	}
+	printf("%s\n", answer);
 	if (fflush(stdout) != 0)
 		die(EXIT_DIFFERENT, "stdout: write failed");
 	exit(strncmp(answer, "{\"ok\":true", 10) == 0 ? EXIT_DONE : EXIT_DIFFERENT);
@@ -253,13 +247,13 @@ listen_tcp(void)
 static void
 listen_control(void)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun;
+	char why[512];
 	mode_t mask;
 	int fd;
 
-	if (strlen(opt.control) >= sizeof(sun.sun_path))
-		die(EXIT_USAGE, "--control %s: path too long", opt.control);
-	strcpy(sun.sun_path, opt.control);
+	if (!control_address(opt.control, &sun, why, sizeof(why)))
+		die(EXIT_USAGE, "--control %s", why);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		die(EXIT_DIFFERENT, "socket: %s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)

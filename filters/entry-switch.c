@@ -39,11 +39,15 @@
 #include "clock.h"
 #include "cli.h"
 #include "conn.h"
+#include "control.h"
 #include "die.h"
 #include "entry.h"
 #include "lag.h"
+#include "mongo-errors.h"
+#include "shell.h"
 
 #define POLL_MS 100
+#define PROXY_ANSWER_MS 60000	/* a pause answers within the proxy's --pause-timeout */
 #define DRAIN_POLL_MS 20	/* the drain is inside the window: look often (a point read) */
 #define ENTRY_FILE_MAX (1024 * 1024)	/* an entry is a URI or a config, not data */
 
@@ -230,6 +234,13 @@ check_options(void)
 		die(EXIT_USAGE, "--fence proxy needs --proxy PATH");
 	if (opt.proxy_upstream != NULL && opt.proxy == NULL)
 		die(EXIT_USAGE, "--proxy-upstream goes with --proxy");
+	if (opt.proxy != NULL) {
+		struct sockaddr_un address;
+		char why[512];
+
+		if (!control_address(opt.proxy, &address, why, sizeof(why)))
+			die(EXIT_USAGE, "--proxy %s", why);
+	}
 	if (opt.entry_file == NULL && opt.entry_link == NULL && opt.switch_cmd == NULL &&
 	    opt.proxy == NULL)
 		die(EXIT_USAGE, "nothing to switch: give --entry-file, --entry-link, --switch-cmd or "
@@ -347,40 +358,6 @@ poll_pause(void)
 	return poll_pause_ms(POLL_MS);
 }
 
-/* ---- shell commands ---- */
-
-/* Run cmd with sh -c; its exit status, or -1 (message printed) when it could not run or died. */
-static int
-run_shell(const char *what, const char *cmd)
-{
-	pid_t pid, done;
-	int status;
-
-	fflush(stdout);
-	if ((pid = fork()) < 0) {
-		warnmsg("%s: fork: %s", what, strerror(errno));
-		return -1;
-	}
-	if (pid == 0) {
-		signal(SIGPIPE, SIG_DFL);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		fprintf(stderr, "%s: %s: /bin/sh: %s\n", die_progname(), what, strerror(errno));
-		_exit(127);
-	}
-	/* A signal interrupts the wait, not the command: it finishes its job. */
-	while ((done = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-		continue;
-	if (done < 0) {
-		warnmsg("%s: waitpid: %s", what, strerror(errno));
-		return -1;
-	}
-	if (WIFSIGNALED(status)) {
-		warnmsg("%s: killed by signal %d", what, WTERMSIG(status));
-		return -1;
-	}
-	return WEXITSTATUS(status);
-}
-
 /* ---- step 1: the lag gate ---- */
 
 static bool
@@ -423,10 +400,10 @@ static bool
 command_missing(const bson_error_t *error)
 {
 	switch (error->code) {
-	case 20:	/* IllegalOperation: not on this kind of server */
-	case 59:	/* CommandNotFound */
-	case 115:	/* CommandNotSupported */
-	case 238:	/* NotImplemented */
+	case MONGO_ILLEGAL_OPERATION:	/* not on this kind of server */
+	case MONGO_COMMAND_NOT_FOUND:
+	case MONGO_COMMAND_NOT_SUPPORTED:
+	case MONGO_NOT_IMPLEMENTED:
 		return true;
 	}
 	return strstr(error->message, "no such command") != NULL ||
@@ -482,12 +459,12 @@ try_command(char *why, size_t size)
 
 	if (opt.fence_cmd == NULL)
 		return MISSING;
-	if ((status = run_shell("--fence-cmd", opt.fence_cmd)) == 0)
+	if ((status = shell_run("--fence-cmd", opt.fence_cmd)) == 0)
 		return RAISED;
 	snprintf(why, size, "--fence-cmd failed (status %d)", status);
 	/* It may have raised part of its fence before it failed: undo that. */
 	if (opt.unfence_cmd != NULL)
-		run_shell("--unfence-cmd", opt.unfence_cmd);
+		shell_run("--unfence-cmd", opt.unfence_cmd);
 	return FAILED;
 }
 
@@ -502,41 +479,15 @@ try_command(char *why, size_t size)
 static bool
 proxy_command(const char *command, char *answer, size_t answer_size, char *why, size_t size)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct timeval timeout = { 60, 0 };
-	size_t length = 0, command_length = strlen(command);
-	ssize_t n;
-	int fd;
+	char reason[1024];
 
-	answer[0] = '\0';
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", opt.proxy);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) != 0 ||
-	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    write(fd, command, command_length) != (ssize_t)command_length ||
-	    write(fd, "\n", 1) != 1) {
-		snprintf(why, size, "--proxy %s: %s: %s", opt.proxy, command, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return false;
-	}
-	while (length + 1 < answer_size && memchr(answer, '\n', length) == NULL) {
-		if ((n = read(fd, answer + length, answer_size - 1 - length)) <= 0) {
-			snprintf(why, size, "--proxy %s: %s: %s", opt.proxy, command,
-			    n == 0 ? "no answer" : strerror(errno));
-			close(fd);
-			return false;
-		}
-		length += (size_t)n;
-		answer[length] = '\0';
-	}
-	close(fd);
-	answer[strcspn(answer, "\n")] = '\0';
-	if (strncmp(answer, "{\"ok\":true", 10) != 0) {
-		snprintf(why, size, "--proxy %s: %s: %s", opt.proxy, command, answer);
-		return false;
-	}
-	return true;
+	if (control_request(opt.proxy, command, PROXY_ANSWER_MS, answer, answer_size, reason,
+	    sizeof(reason)) == CONTROL_OK)
+		return true;
+	/* reason starts with the path: a why cut short still names the proxy. */
+	if (snprintf(why, size, "--proxy %s (%s)", reason, command) < 0)
+		why[0] = '\0';
+	return false;
 }
 
 /* The value of "key": in a flat JSON answer, as text (a string's quotes dropped). */
@@ -729,7 +680,7 @@ fence_down(char *why, size_t size)
 		command = BCON_NEW("fsyncUnlock", BCON_INT32(1));
 		break;
 	case FENCE_COMMAND:
-		if ((status = run_shell("--unfence-cmd", opt.unfence_cmd)) != 0) {
+		if ((status = shell_run("--unfence-cmd", opt.unfence_cmd)) != 0) {
 			snprintf(why, size, "; --unfence-cmd failed (status %d)", status);
 			ok = false;
 		}
@@ -954,7 +905,7 @@ entry_switch(char *why, size_t size)
 		if (setenv("OPLOGKIT_SWITCH_TS", cut.has_switch_ts ? ts : "", 1) != 0 ||
 		    setenv("OPLOGKIT_CHECKPOINT_NAME", opt.name, 1) != 0)
 			die(EXIT_DIFFERENT, "setenv: %s", strerror(errno));
-		if ((status = run_shell("--switch-cmd", opt.switch_cmd)) != 0) {
+		if ((status = shell_run("--switch-cmd", opt.switch_cmd)) != 0) {
 			snprintf(why, size, "--switch-cmd failed (status %d)", status);
 			return false;
 		}

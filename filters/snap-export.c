@@ -32,13 +32,14 @@
 #include "conn.h"
 #include "die.h"
 #include "entry.h"
+#include "mongo-errors.h"
 #include "ns.h"
+#include "queue.h"
 #include "stream.h"
 
 #define NS_SIZE 512
 #define CHUNK_BYTES (1024 * 1024)	/* a worker hands the writer this much at once */
 #define MANIFEST "manifest.json"
-#define ERROR_COMMAND_NOT_FOUND 59
 
 struct part {
 	char ns[NS_SIZE];
@@ -55,7 +56,6 @@ struct part {
 };
 
 struct chunk {
-	struct chunk *next;
 	int part;
 	bool last;		/* the part is complete after this chunk */
 	bool failed;		/* the part failed; the stream gets no trailer */
@@ -96,11 +96,13 @@ static int collection_count;
 static mongoc_client_t *lock_client;
 static atomic_bool locked;
 
-/* The queue between workers and the writer (one-stream mode). */
-static pthread_mutex_t queue_mutex = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t queue_changed = PTHREAD_COND_INITIALIZER;
-static struct chunk *queue_head, *queue_tail;
-static int queue_length, queue_limit;
+/*
+ * The queue between workers and the writer (one-stream mode); the last
+ * worker out closes it, which is how the writer and the directory mode
+ * learn that every worker is done.
+ */
+static work_queue *chunks;
+static pthread_mutex_t parts_mutex = PTHREAD_MUTEX_INITIALIZER;
 static int next_part;		/* the next part a worker takes */
 static int workers_running;
 static atomic_bool failed;	/* stop: a part failed */
@@ -389,7 +391,7 @@ lock_member(void)
 	lock_client = mongoc_client_pool_pop(pool);
 	if (!mongoc_client_command_simple_with_server_id(lock_client, "admin", command,
 	    read_prefs, server_id, &reply, &error)) {
-		if (error.code == ERROR_COMMAND_NOT_FOUND)
+		if (error.code == MONGO_COMMAND_NOT_FOUND)
 			die(EXIT_SERVER, "--consistency=lock: %s cannot lock writes: it has no "
 			    "fsync command (%s); use --consistency=fuzzy", member, error.message);
 		die(EXIT_SERVER, "--consistency=lock: fsync lock on %s failed: %s", member,
@@ -1153,22 +1155,11 @@ chunk_new(int part)
 	return chunk;
 }
 
+/* The queue is bounded, so a slow output holds memory at jobs * 2 chunks. */
 static void
 chunk_send(struct chunk *chunk)
 {
-	if (pthread_mutex_lock(&queue_mutex) != 0)
-		die(EXIT_DIFFERENT, "pthread_mutex_lock failed");
-	/* Bounded, so a slow output holds memory at jobs * 2 chunks. */
-	while (queue_length >= queue_limit)
-		pthread_cond_wait(&queue_changed, &queue_mutex);
-	if (queue_tail != NULL)
-		queue_tail->next = chunk;
-	else
-		queue_head = chunk;
-	queue_tail = chunk;
-	queue_length++;
-	pthread_cond_broadcast(&queue_changed);
-	pthread_mutex_unlock(&queue_mutex);
+	work_queue_put(chunks, chunk);
 }
 
 struct chunk_sink {
@@ -1215,13 +1206,13 @@ take_part(void)
 {
 	int index = -1;
 
-	if (pthread_mutex_lock(&queue_mutex) != 0)
+	if (pthread_mutex_lock(&parts_mutex) != 0)
 		die(EXIT_DIFFERENT, "pthread_mutex_lock failed");
 	while (next_part < part_count && parts[next_part]->done)
 		next_part++;
 	if (next_part < part_count && !cli_stop && !atomic_load(&failed))
 		index = next_part++;
-	pthread_mutex_unlock(&queue_mutex);
+	pthread_mutex_unlock(&parts_mutex);
 	return index;
 }
 
@@ -1244,10 +1235,10 @@ worker_main(void *unused)
 		atomic_store(&failed, true);
 	}
 	mongoc_client_pool_push(pool, client);
-	pthread_mutex_lock(&queue_mutex);
-	workers_running--;
-	pthread_cond_broadcast(&queue_changed);
-	pthread_mutex_unlock(&queue_mutex);
+	pthread_mutex_lock(&parts_mutex);
+	if (--workers_running == 0)
+		work_queue_close(chunks);
+	pthread_mutex_unlock(&parts_mutex);
 	return NULL;
 }
 
@@ -1256,7 +1247,7 @@ start_workers(pthread_t *threads)
 {
 	long k;
 
-	queue_limit = (int)opt.jobs * 2;
+	chunks = work_queue_new((size_t)opt.jobs * 2);
 	workers_running = (int)opt.jobs;
 	for (k = 0; k < opt.jobs; k++)
 		if (pthread_create(&threads[k], NULL, worker_main, NULL) != 0)
@@ -1270,6 +1261,8 @@ join_workers(pthread_t *threads)
 
 	for (k = 0; k < opt.jobs; k++)
 		pthread_join(threads[k], NULL);
+	work_queue_free(chunks);
+	chunks = NULL;
 }
 
 /* --- the writer ------------------------------------------------------- */
@@ -1278,31 +1271,21 @@ join_workers(pthread_t *threads)
 static struct chunk *
 chunk_receive(void)
 {
-	struct chunk *chunk = NULL;
-	struct timespec deadline;
+	void *chunk;
 
-	pthread_mutex_lock(&queue_mutex);
-	while (queue_head == NULL && workers_running > 0) {
-		deadline = clock_deadline(CLOCK_REALTIME, 1000);
-		pthread_cond_timedwait(&queue_changed, &queue_mutex, &deadline);
-		if (queue_head == NULL) {
-			pthread_mutex_unlock(&queue_mutex);
+	for (;;) {
+		switch (work_queue_take(chunks, 1000, &chunk)) {
+		case WORK_ITEM:
+			work_queue_done(chunks);
+			return chunk;
+		case WORK_TIMEOUT:
 			report_progress(false);
-			pthread_mutex_lock(&queue_mutex);
+			break;
+		case WORK_CLOSED:
+			return NULL;
 		}
 	}
-	if (queue_head != NULL) {
-		chunk = queue_head;
-		queue_head = chunk->next;
-		if (queue_head == NULL)
-			queue_tail = NULL;
-		queue_length--;
-		pthread_cond_broadcast(&queue_changed);
-	}
-	pthread_mutex_unlock(&queue_mutex);
-	return chunk;
 }
-
 /*
  * One stream: every create first, then the workers' chunks as they come
  * (collections may interleave), and a collection's indexes once its last
@@ -1369,28 +1352,20 @@ write_one_stream(stream_writer *writer)
 	return ok;
 }
 
+/* -o DIR: the workers send no chunks; the queue closes when the last one is done. */
 static bool
 wait_for_workers(pthread_t *threads)
 {
 	int k;
 
-	pthread_mutex_lock(&queue_mutex);
-	while (workers_running > 0) {
-		struct timespec deadline = clock_deadline(CLOCK_REALTIME, 1000);
-
-		pthread_cond_timedwait(&queue_changed, &queue_mutex, &deadline);
-		pthread_mutex_unlock(&queue_mutex);
-		report_progress(false);
-		pthread_mutex_lock(&queue_mutex);
-	}
-	pthread_mutex_unlock(&queue_mutex);
+	while (chunk_receive() != NULL)
+		continue;
 	join_workers(threads);
 	for (k = 0; k < part_count; k++)
 		if (!parts[k]->done)
 			return false;
 	return true;
 }
-
 /* With --progress, a line at most once a second, and one at the end. */
 static void
 report_progress(bool final)

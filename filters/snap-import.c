@@ -31,7 +31,9 @@
 #include "conn.h"
 #include "die.h"
 #include "entry.h"
+#include "mongo-errors.h"
 #include "ns.h"
+#include "queue.h"
 #include "stream.h"
 
 #define NS_SIZE 512
@@ -42,9 +44,6 @@
  * large write for the server.
  */
 #define BATCH_BYTES (4 * 1024 * 1024)
-#define ERROR_NAMESPACE_NOT_FOUND 26
-#define ERROR_NAMESPACE_EXISTS 48
-#define ERROR_DUPLICATE_KEY 11000
 
 struct target {
 	char ns[NS_SIZE];	/* where it goes, after --rename */
@@ -60,7 +59,6 @@ struct target {
 enum task_kind { TASK_INSERT, TASK_INDEX };
 
 struct task {
-	struct task *next;
 	enum task_kind kind;
 	struct target *target;
 	uint8_t *data;		/* INSERT: documents back to back; INDEX: one spec */
@@ -86,11 +84,7 @@ static struct target **targets;	/* each allocated once: a bson_t must not move *
 static size_t target_count;
 static struct task *current;	/* the batch being filled */
 
-static pthread_mutex_t queue_mutex = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t queue_changed = PTHREAD_COND_INITIALIZER;
-static struct task *queue_head, *queue_tail;
-static int queue_length, busy;
-static bool closing;
+static work_queue *tasks;	/* from the reader to the workers, 2 per job */
 static atomic_bool failed;	/* a worker met an error it could not cure */
 static struct timespec started, last_report;
 
@@ -220,6 +214,8 @@ parse_options(int argc, char **argv, const char **input, const char **uri)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *collection;
+	char db[NS_SIZE];
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "j:h", options, NULL)) != -1) {
@@ -246,7 +242,7 @@ parse_options(int argc, char **argv, const char **input, const char **uri)
 			opt.batch = cli_range("--batch", optarg, 1, LONG_MAX);
 			break;
 		case 'I':
-			if (strchr(optarg, '.') == NULL || optarg[0] == '.')
+			if (!ns_split(optarg, db, sizeof(db), &collection))
 				die(EXIT_USAGE, "--into: not a namespace DB.COLLECTION: '%s'", optarg);
 			opt.into = optarg;
 			break;
@@ -295,7 +291,7 @@ target_of(const char *ns)
 	static char last_source[NS_SIZE];
 	char renamed[NS_SIZE];
 	struct target *target;
-	const char *dot;
+	const char *collection;
 	size_t k;
 
 	if (last_source[0] != '\0' && strcmp(ns, last_source) == 0)
@@ -308,13 +304,11 @@ target_of(const char *ns)
 	for (k = 0; k < target_count; k++)
 		if (strcmp(targets[k]->ns, renamed) == 0)
 			return last = targets[k];
-	dot = strchr(renamed, '.');
-	if (dot == NULL || dot == renamed || dot[1] == '\0')
-		finish_and_die(EXIT_BAD_STREAM, "%s: not a namespace DB.COLLECTION", renamed);
 	target = xcalloc(1, sizeof(*target));
+	if (!ns_split(renamed, target->db, sizeof(target->db), &collection))
+		finish_and_die(EXIT_BAD_STREAM, "%s: not a namespace DB.COLLECTION", renamed);
 	snprintf(target->ns, sizeof(target->ns), "%s", renamed);
-	snprintf(target->db, sizeof(target->db), "%.*s", (int)(dot - renamed), renamed);
-	snprintf(target->coll, sizeof(target->coll), "%s", dot + 1);
+	snprintf(target->coll, sizeof(target->coll), "%s", collection);
 	bson_init(&target->indexes);
 	targets = xrealloc(targets, (target_count + 1) * sizeof(*targets));
 	targets[target_count++] = target;
@@ -351,7 +345,7 @@ prepare_target(struct target *target, const bson_t *options)
 		bson_t *drop = BCON_NEW("drop", BCON_UTF8(target->coll));
 
 		if (!run_command(target->db, drop, &error) &&
-		    error.code != ERROR_NAMESPACE_NOT_FOUND)
+		    error.code != MONGO_NAMESPACE_NOT_FOUND)
 			finish_and_die(EXIT_SERVER, "%s: drop failed: %s", target->ns, error.message);
 		bson_destroy(drop);
 	}
@@ -360,7 +354,7 @@ prepare_target(struct target *target, const bson_t *options)
 		while (bson_iter_next(&iter))
 			if (strcmp(bson_iter_key(&iter), "create") != 0)
 				bson_append_iter(&create, NULL, 0, &iter);
-	if (!run_command(target->db, &create, &error) && error.code != ERROR_NAMESPACE_EXISTS)
+	if (!run_command(target->db, &create, &error) && error.code != MONGO_NAMESPACE_EXISTS)
 		finish_and_die(EXIT_SERVER, "%s: create failed: %s", target->ns, error.message);
 	bson_destroy(&create);
 }
@@ -396,38 +390,16 @@ add_index(struct target *target, const bson_t *spec)
 static void
 task_send(struct task *task)
 {
-	pthread_mutex_lock(&queue_mutex);
-	while (queue_length >= opt.jobs * 2)
-		pthread_cond_wait(&queue_changed, &queue_mutex);
-	if (queue_tail != NULL)
-		queue_tail->next = task;
-	else
-		queue_head = task;
-	queue_tail = task;
-	queue_length++;
-	pthread_cond_broadcast(&queue_changed);
-	pthread_mutex_unlock(&queue_mutex);
+	work_queue_put(tasks, task);
 }
 
+/* The next task, or NULL once the queue is closed and empty. */
 static struct task *
 task_receive(void)
 {
-	struct task *task = NULL;
+	void *task;
 
-	pthread_mutex_lock(&queue_mutex);
-	while (queue_head == NULL && !closing)
-		pthread_cond_wait(&queue_changed, &queue_mutex);
-	if (queue_head != NULL) {
-		task = queue_head;
-		queue_head = task->next;
-		if (queue_head == NULL)
-			queue_tail = NULL;
-		queue_length--;
-		busy++;
-		pthread_cond_broadcast(&queue_changed);
-	}
-	pthread_mutex_unlock(&queue_mutex);
-	return task;
+	return work_queue_take(tasks, -1, &task) == WORK_ITEM ? task : NULL;
 }
 
 static void
@@ -435,10 +407,7 @@ task_done(struct task *task)
 {
 	free(task->data);
 	free(task);
-	pthread_mutex_lock(&queue_mutex);
-	busy--;
-	pthread_cond_broadcast(&queue_changed);
-	pthread_mutex_unlock(&queue_mutex);
+	work_queue_done(tasks);
 }
 
 /* Send the current batch and wait until every task is done. */
@@ -446,16 +415,8 @@ static void
 drain(void)
 {
 	flush_batch();
-	pthread_mutex_lock(&queue_mutex);
-	while (queue_head != NULL || busy > 0) {
-		struct timespec deadline = clock_deadline(CLOCK_REALTIME, 1000);
-
-		pthread_cond_timedwait(&queue_changed, &queue_mutex, &deadline);
-		pthread_mutex_unlock(&queue_mutex);
+	while (!work_queue_wait_idle(tasks, 1000))
 		report_progress(false);
-		pthread_mutex_lock(&queue_mutex);
-	}
-	pthread_mutex_unlock(&queue_mutex);
 }
 
 static void
@@ -553,7 +514,7 @@ replace_duplicates(mongoc_collection_t *collection, const struct task *task,
 				index = bson_iter_as_int64(&item);
 			if (bson_iter_recurse(&list, &item) && bson_iter_find(&item, "code"))
 				code = bson_iter_as_int64(&item);
-			if (code != ERROR_DUPLICATE_KEY || index < 0 || (uint32_t)index >= task->count) {
+			if (code != MONGO_DUPLICATE_KEY || index < 0 || (uint32_t)index >= task->count) {
 				if (bson_iter_recurse(&list, &item) && bson_iter_find(&item, "errmsg"))
 					bson_set_error(error, 0, (uint32_t)code, "%s",
 					    bson_iter_utf8(&item, NULL));
@@ -628,7 +589,7 @@ run_insert(mongoc_client_t *worker, struct task *task)
 static bool
 duplicate_key(const bson_error_t *error)
 {
-	return error->code == ERROR_DUPLICATE_KEY || strstr(error->message, "duplicate key") != NULL ||
+	return error->code == MONGO_DUPLICATE_KEY || strstr(error->message, "duplicate key") != NULL ||
 	    strstr(error->message, "UNIQUE constraint failed") != NULL;
 }
 
@@ -692,6 +653,7 @@ start_workers(pthread_t *threads)
 {
 	long k;
 
+	tasks = work_queue_new((size_t)opt.jobs * 2);
 	for (k = 0; k < opt.jobs; k++)
 		if (pthread_create(&threads[k], NULL, worker_main, NULL) != 0)
 			die(EXIT_DIFFERENT, "pthread_create failed");
@@ -702,12 +664,11 @@ stop_workers(pthread_t *threads)
 {
 	long k;
 
-	pthread_mutex_lock(&queue_mutex);
-	closing = true;
-	pthread_cond_broadcast(&queue_changed);
-	pthread_mutex_unlock(&queue_mutex);
+	work_queue_close(tasks);
 	for (k = 0; k < opt.jobs; k++)
 		pthread_join(threads[k], NULL);
+	work_queue_free(tasks);
+	tasks = NULL;
 }
 
 /* Indexes once all data is in: one build per index, in parallel. */

@@ -38,7 +38,9 @@
 #include "die.h"
 #include "entry.h"
 #include "lag.h"
+#include "mongo-errors.h"
 #include "ns.h"
+#include "shell.h"
 
 #define MAX_SELECT_ARGS 256
 
@@ -277,13 +279,14 @@ static int64_t
 count_documents(mongoc_client_t *client, const char *ns)
 {
 	char db[256];
-	const char *collection = strchr(ns, '.') + 1;
+	const char *collection;
 	mongoc_collection_t *coll;
 	bson_t filter = BSON_INITIALIZER;
 	bson_error_t error;
 	int64_t count;
 
-	ns_database(ns, db, sizeof(db));
+	if (!ns_split(ns, db, sizeof(db), &collection))
+		die(EXIT_SERVER, "%s: count %s: not a namespace DB.COLLECTION", conn_masked(client), ns);
 	coll = mongoc_client_get_collection(client, db, collection);
 	count = mongoc_collection_count_documents(coll, &filter, NULL, NULL, NULL, &error);
 	if (count < 0)
@@ -718,43 +721,22 @@ compare(const char *source_uri, const char *target_uri)
 
 /* ---- the drops ---- */
 
-static int
-run_shell(const char *what, const char *cmd)
-{
-	pid_t pid, done;
-	int status;
-
-	fflush(stdout);
-	if ((pid = fork()) < 0) {
-		warnmsg("%s: fork: %s", what, strerror(errno));
-		return -1;
-	}
-	if (pid == 0) {
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		fprintf(stderr, "%s: %s: /bin/sh: %s\n", die_progname(), what, strerror(errno));
-		_exit(127);
-	}
-	while ((done = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-		continue;
-	if (done < 0 || WIFSIGNALED(status)) {
-		warnmsg("%s: did not finish", what);
-		return -1;
-	}
-	return WEXITSTATUS(status);
-}
-
 static bool
 drop_one(mongoc_client_t *source, const char *ns, bson_error_t *error)
 {
 	char db[256];
+	const char *collection;
 	mongoc_collection_t *coll;
 	bool ok;
 
-	ns_database(ns, db, sizeof(db));
-	coll = mongoc_client_get_collection(source, db, strchr(ns, '.') + 1);
+	if (!ns_split(ns, db, sizeof(db), &collection)) {
+		bson_set_error(error, 0, 0, "not a namespace DB.COLLECTION");
+		return false;
+	}
+	coll = mongoc_client_get_collection(source, db, collection);
 	ok = mongoc_collection_drop_with_opts(coll, NULL, error);
-	/* Gone already (code 26, NamespaceNotFound) is what we wanted. */
-	if (!ok && error->code == 26)
+	/* Gone already is what we wanted. */
+	if (!ok && error->code == MONGO_NAMESPACE_NOT_FOUND)
 		ok = true;
 	mongoc_collection_destroy(coll);
 	return ok;
@@ -768,7 +750,7 @@ drop_all(mongoc_client_t *source, const struct plan *plan)
 	size_t k;
 	int status;
 
-	if (opt.stop_cmd != NULL && (status = run_shell("--stop-cmd", opt.stop_cmd)) != 0) {
+	if (opt.stop_cmd != NULL && (status = shell_run("--stop-cmd", opt.stop_cmd)) != 0) {
 		warnmsg("--stop-cmd failed (status %d): refused; nothing dropped", status);
 		return false;
 	}

@@ -319,17 +319,12 @@ report_pair(struct check *check, const char *ns, const char *what, const char *n
 
 /* ---- listing ---- */
 
+/* Namespaces come from listings or from a record already checked. */
 static void
 split_ns(const char *ns, char *db, size_t db_size, const char **collection)
 {
-	const char *dot = strchr(ns, '.');
-	size_t length = dot != NULL ? (size_t)(dot - ns) : strlen(ns);
-
-	if (length >= db_size)
-		length = db_size - 1;
-	memcpy(db, ns, length);
-	db[length] = '\0';
-	*collection = dot != NULL ? dot + 1 : "";
+	if (!ns_split(ns, db, db_size, collection))
+		die(EXIT_BAD_STREAM, "%s: not a namespace DB.COLLECTION", ns);
 }
 
 static void
@@ -1214,10 +1209,12 @@ recheck_record(struct check *check, mongoc_client_t *source, mongoc_client_t *ta
     const bson_t *record, uint64_t number, struct seen *seen)
 {
 	bson_iter_t ns, id;
+	const char *collection;
+	char db[256];
 
 	if (!bson_iter_init_find(&ns, record, "ns") || !BSON_ITER_HOLDS_UTF8(&ns))
 		die(EXIT_BAD_STREAM, "%s: record %" PRIu64 ": no ns", opt.recheck, number);
-	if (strchr(bson_iter_utf8(&ns, NULL), '.') == NULL)
+	if (!ns_split(bson_iter_utf8(&ns, NULL), db, sizeof(db), &collection))
 		die(EXIT_BAD_STREAM, "%s: record %" PRIu64 ": ns '%s' is not db.collection",
 		    opt.recheck, number, bson_iter_utf8(&ns, NULL));
 	if (bson_iter_init_find(&id, record, "_id"))

@@ -181,6 +181,17 @@ switch() {
 	assert_output --partial 'usage: entry-switch'
 }
 
+@test "entry-switch refuses a --proxy socket path too long to name, instead of cutting it short" {
+	# sun_path holds 107 bytes: a longer path cut short names another socket.
+	long=$BATS_TEST_TMPDIR/$(printf 'p%.0s' {1..120}).sock
+	run --separate-stderr entry-switch --source "$SRC_URI" --target "$DST_URI" --name "$name" --proxy "$long"
+	assert_failure 2
+	[[ $stderr == *"--proxy $long: path too long"* ]]
+	run --separate-stderr entry-proxy --control "$long" status
+	assert_failure 2
+	[[ $stderr == *"--control $long: path too long"* ]]
+}
+
 @test "entry-switch cuts over a live oplog-read | oplog-apply migration, and sync-check agrees" {
 	db=$(unique_db live)
 	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": 0, "v": "before"}]}' >/dev/null

@@ -128,6 +128,25 @@ test_renames(void)
 	ns_filter_free(filter);
 }
 
+static void
+test_split(void)
+{
+	const char *collection = NULL;
+	char db[8];
+
+	expect(ns_split("shop.orders", db, sizeof(db), &collection), true, "split shop.orders");
+	expect(strcmp(db, "shop") == 0 && strcmp(collection, "orders") == 0, true,
+	    "shop.orders is shop and orders");
+	expect(ns_split("a.b.c", db, sizeof(db), &collection), true, "split a.b.c");
+	expect(strcmp(db, "a") == 0 && strcmp(collection, "b.c") == 0, true,
+	    "a.b.c splits at the first dot");
+	expect(ns_split("nodot", db, sizeof(db), &collection), false, "no dot is no namespace");
+	expect(ns_split(".c", db, sizeof(db), &collection), false, "an empty db is no namespace");
+	expect(ns_split("db.", db, sizeof(db), &collection), false, "an empty collection is none");
+	expect(ns_split("database.c", db, sizeof(db), &collection), false,
+	    "a db longer than the buffer is refused, not cut");
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -136,6 +155,7 @@ main(int argc, char *argv[])
 	test_globs();
 	test_regex();
 	test_renames();
+	test_split();
 	if (failures > 0) {
 		fprintf(stderr, "test_ns: %d failures\n", failures);
 		return 1;
