@@ -100,7 +100,7 @@ cli_catch_signals(void)
 	sigemptyset(&action.sa_mask);
 	/* No SA_RESTART: a blocked read or sleep returns so the loop sees cli_stop. */
 	if (sigaction(SIGINT, &action, NULL) != 0 || sigaction(SIGTERM, &action, NULL) != 0)
-		die(EXIT_DIFFERENT, "sigaction: %s", strerror(errno));
+		die(EXIT_LOCAL, "sigaction: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 }
 

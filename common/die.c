@@ -57,7 +57,7 @@ static void *
 checked(void *ptr, size_t size)
 {
 	if (ptr == NULL && size != 0)
-		die(EXIT_DIFFERENT, "out of memory allocating %zu bytes", size);
+		die(EXIT_LOCAL, "out of memory allocating %zu bytes", size);
 	return ptr;
 }
 

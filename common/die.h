@@ -9,15 +9,29 @@
 
 #include <stdarg.h>
 
+/*
+ * The one exit-status rule (DESIGN.md "Errors and exit status"). A
+ * script reads the status alone, so each says one thing: 1 is never a
+ * failure of this machine, and a failure is never 0.
+ */
 enum exit_status {
-	EXIT_DONE = 0,		/* done; sync-check: in sync */
-	EXIT_DIFFERENT = 1,	/* sync-check: differences; entry-switch refused; local failure */
-	EXIT_USAGE = 2,		/* bad command line */
+	EXIT_DONE = 0,		/* done; sync-check: in sync; stopped cleanly at a checkpoint */
+	EXIT_DIFFERENT = 1,	/* sync-check: differences; a refusal that changed nothing
+				 * (entry-switch's gate, source-retire, entry-proxy --control) */
+	EXIT_USAGE = 2,		/* bad command line, or an input it names cannot be opened */
 	EXIT_BAD_STREAM = 3,	/* corrupt, truncated or oversized input stream */
 	EXIT_SERVER = 4,	/* server or connection error retries did not cure */
 	EXIT_HISTORY_LOST = 5,	/* requested start is older than the source's oplog */
-	EXIT_LEASE_HELD = 6,	/* oplog-apply: another applier holds the checkpoint's name */
+	EXIT_LOCAL = 6,		/* local failure: out of memory, disk full, cannot create or
+				 * write the output, no thread, no socket */
+	EXIT_STOPPED = 7,	/* stopped by SIGINT/SIGTERM with the work incomplete and no
+				 * checkpoint to resume from (a snapshot without its trailer) */
+	EXIT_LEASE_HELD = 8,	/* oplog-apply: another applier holds or took the checkpoint's
+				 * name, or moved its checkpoint ahead */
 };
+
+/* "Cannot open input" is the same status in every program. */
+#define EXIT_NO_INPUT EXIT_USAGE
 
 /* Set the program name used as the prefix of every message. */
 void die_init(const char *argv0);
@@ -35,7 +49,7 @@ void warnmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* vprintf form of warnmsg, for wrappers. */
 void vwarnmsg(const char *fmt, va_list ap);
 
-/* Allocation that cannot fail: exits with status 1 when memory is gone. */
+/* Allocation that cannot fail: exits EXIT_LOCAL when memory is gone. */
 void *xmalloc(size_t size);
 void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *ptr, size_t size);

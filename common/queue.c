@@ -30,7 +30,7 @@ work_queue_new(size_t limit)
 	if (pthread_mutex_init(&queue->mutex, NULL) != 0 || pthread_condattr_init(&attr) != 0 ||
 	    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
 	    pthread_cond_init(&queue->changed, &attr) != 0)
-		die(EXIT_DIFFERENT, "work queue: pthread init failed");
+		die(EXIT_LOCAL, "work queue: pthread init failed");
 	pthread_condattr_destroy(&attr);
 	return queue;
 }
@@ -50,7 +50,7 @@ static void
 lock(work_queue *queue)
 {
 	if (pthread_mutex_lock(&queue->mutex) != 0)
-		die(EXIT_DIFFERENT, "work queue: pthread_mutex_lock failed");
+		die(EXIT_LOCAL, "work queue: pthread_mutex_lock failed");
 }
 
 static void

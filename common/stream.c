@@ -211,7 +211,7 @@ start_zstd(stream_reader *reader)
 
 	reader->zstd = ZSTD_createDStream();
 	if (reader->zstd == NULL)
-		die(EXIT_DIFFERENT, "%s: cannot create a zstd decompressor", reader->name);
+		die(EXIT_LOCAL, "%s: cannot create a zstd decompressor", reader->name);
 	ZSTD_initDStream(reader->zstd);
 	reader->zstd_input = xmalloc(ZSTD_DStreamInSize() > pending ? ZSTD_DStreamInSize() : pending);
 	memcpy(reader->zstd_input, reader->window + reader->start, pending);
@@ -509,7 +509,7 @@ stream_create(const char *path, int zstd_level, bool append)
 
 		writer->zstd = ZSTD_createCStream();
 		if (writer->zstd == NULL)
-			die(EXIT_DIFFERENT, "%s: cannot create a zstd compressor", writer->name);
+			die(EXIT_LOCAL, "%s: cannot create a zstd compressor", writer->name);
 		status = ZSTD_CCtx_setParameter(writer->zstd, ZSTD_c_compressionLevel, zstd_level);
 		if (ZSTD_isError(status))
 			die(EXIT_USAGE, "--zstd: %s", ZSTD_getErrorName(status));

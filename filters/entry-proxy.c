@@ -151,7 +151,7 @@ control_client(int argc, char **argv)
 	}
 	printf("%s\n", answer);
 	if (fflush(stdout) != 0)
-		die(EXIT_DIFFERENT, "stdout: write failed");
+		die(EXIT_LOCAL, "stdout: write failed");
 	exit(strncmp(answer, "{\"ok\":true", 10) == 0 ? EXIT_DONE : EXIT_DIFFERENT);
 }
 
@@ -213,7 +213,7 @@ bound_name(int fd)
 	char host[INET6_ADDRSTRLEN] = "?";
 
 	if (getsockname(fd, (struct sockaddr *)&sa, &length) != 0)
-		die(EXIT_DIFFERENT, "getsockname: %s", strerror(errno));
+		die(EXIT_LOCAL, "getsockname: %s", strerror(errno));
 	if (sa.ss_family == AF_INET6) {
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, host, sizeof(host));
 		snprintf(listening, sizeof(listening), "[%s]:%d", host,
@@ -237,7 +237,7 @@ listen_tcp(void)
 	if ((fd = socket(address.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    bind(fd, (struct sockaddr *)&address.sa, address.length) != 0 || listen(fd, 1024) != 0)
-		die(EXIT_DIFFERENT, "--listen %s: %s", opt.listen, strerror(errno));
+		die(EXIT_LOCAL, "--listen %s: %s", opt.listen, strerror(errno));
 	bound_name(fd);
 	px.listener = (struct endpoint){ EP_LISTEN, fd, 0, NULL };
 	watch(&px.listener, EPOLLIN);
@@ -255,14 +255,14 @@ listen_control(void)
 	if (!control_address(opt.control, &sun, why, sizeof(why)))
 		die(EXIT_USAGE, "--control %s", why);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		die(EXIT_DIFFERENT, "socket: %s", strerror(errno));
+		die(EXIT_LOCAL, "socket: %s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
 		die(EXIT_USAGE, "--control %s: another proxy answers there", opt.control);
 	close(fd);
 	if (unlink(opt.control) != 0 && errno != ENOENT)
 		die(EXIT_USAGE, "--control %s: %s", opt.control, strerror(errno));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
-		die(EXIT_DIFFERENT, "socket: %s", strerror(errno));
+		die(EXIT_LOCAL, "socket: %s", strerror(errno));
 	/* Whoever can connect can stop the applications' writes: owner only. */
 	mask = umask(077);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || listen(fd, 16) != 0)
@@ -287,9 +287,9 @@ setup(void)
 	sigaddset(&stop, SIGINT);
 	if (sigprocmask(SIG_BLOCK, &stop, NULL) != 0 ||
 	    (fd = signalfd(-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
-		die(EXIT_DIFFERENT, "signalfd: %s", strerror(errno));
+		die(EXIT_LOCAL, "signalfd: %s", strerror(errno));
 	if ((px.epoll = epoll_create1(EPOLL_CLOEXEC)) < 0)
-		die(EXIT_DIFFERENT, "epoll_create1: %s", strerror(errno));
+		die(EXIT_LOCAL, "epoll_create1: %s", strerror(errno));
 	px.signals = (struct endpoint){ EP_SIGNAL, fd, 0, NULL };
 	watch(&px.signals, EPOLLIN);
 	listen_tcp();
@@ -644,7 +644,7 @@ run(void)
 		if ((n = epoll_wait(px.epoll, events, EVENTS_MAX, loop_timeout())) < 0) {
 			if (errno == EINTR)
 				continue;
-			die(EXIT_DIFFERENT, "epoll_wait: %s", strerror(errno));
+			die(EXIT_LOCAL, "epoll_wait: %s", strerror(errno));
 		}
 		for (k = 0; k < n; k++)
 			dispatch(events[k].data.ptr, events[k].events);

@@ -129,7 +129,7 @@ main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &cut.started);
 	cli_catch_signals();
 	if (atexit(emergency) != 0)
-		die(EXIT_DIFFERENT, "atexit failed");
+		die(EXIT_LOCAL, "atexit failed");
 
 	fenced = lag_wait(why, sizeof(why)) && fence_up(why, sizeof(why));
 	if (!fenced && !cut.fenced) {
@@ -161,7 +161,7 @@ main(int argc, char **argv)
 	free(source_uri);
 	free(target_uri);
 	if (fflush(stdout) != 0 || ferror(stdout))
-		die(EXIT_DIFFERENT, "stdout: write failed");
+		die(EXIT_LOCAL, "stdout: write failed");
 	return EXIT_DONE;
 }
 
@@ -904,7 +904,7 @@ entry_switch(char *why, size_t size)
 	if (opt.switch_cmd != NULL) {
 		if (setenv("OPLOGKIT_SWITCH_TS", cut.has_switch_ts ? ts : "", 1) != 0 ||
 		    setenv("OPLOGKIT_CHECKPOINT_NAME", opt.name, 1) != 0)
-			die(EXIT_DIFFERENT, "setenv: %s", strerror(errno));
+			die(EXIT_LOCAL, "setenv: %s", strerror(errno));
 		if ((status = shell_run("--switch-cmd", opt.switch_cmd)) != 0) {
 			snprintf(why, size, "--switch-cmd failed (status %d)", status);
 			return false;

@@ -145,7 +145,7 @@ main(int argc, char **argv)
 	conn_mask(uri, source, sizeof(source));
 	/* A closed pipe must be an error we handle (and unlock), not a kill. */
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
-		die(EXIT_DIFFERENT, "signal: %s", strerror(errno));
+		die(EXIT_LOCAL, "signal: %s", strerror(errno));
 	cli_catch_signals();
 
 	pool = conn_open_pool(uri, opt.tls_ca_file, (int)opt.jobs + 2);
@@ -168,7 +168,7 @@ main(int argc, char **argv)
 	} else {
 		writer = stream_create(opt.output, opt.zstd_level, false);
 		if (writer == NULL)
-			exit(EXIT_DIFFERENT);
+			exit(EXIT_LOCAL);
 	}
 	threads = xcalloc((size_t)opt.jobs, sizeof(*threads));
 	clock_gettime(CLOCK_MONOTONIC, &started);
@@ -178,10 +178,10 @@ main(int argc, char **argv)
 	report_progress(true);
 	unlock_member();
 	if (cli_stop)
-		die(EXIT_DIFFERENT, "stopped by a signal: the snapshot is incomplete%s",
+		die(EXIT_STOPPED, "stopped by a signal: the snapshot is incomplete%s",
 		    opt.directory ? " (rerun to resume)" : " (no trailer written)");
 	if (!ok)
-		exit(atomic_load(&server_failed) ? EXIT_SERVER : EXIT_DIFFERENT);
+		exit(atomic_load(&server_failed) ? EXIT_SERVER : EXIT_LOCAL);
 	free(threads);
 	free(uri);
 	ns_filter_free(selection);
@@ -400,7 +400,7 @@ lock_member(void)
 	atomic_store(&locked, true);
 	if (atexit(lock_at_exit) != 0) {
 		unlock_member();
-		die(EXIT_DIFFERENT, "atexit failed");
+		die(EXIT_LOCAL, "atexit failed");
 	}
 	/* A server that answers ok without a lock count did not lock. */
 	if (!bson_iter_init_find(&iter, &reply, "lockCount") || !BSON_ITER_HOLDS_NUMBER(&iter) ||
@@ -802,7 +802,7 @@ plan(mongoc_client_t *client)
 	bson_destroy(command);
 	if (cli_stop) {
 		unlock_member();
-		die(EXIT_DIFFERENT, "stopped by a signal before the export began");
+		die(EXIT_STOPPED, "stopped by a signal before the export began");
 	}
 }
 
@@ -849,7 +849,7 @@ write_manifest(void)
 	int k;
 
 	if (mkdir(opt.output, 0700) != 0 && errno != EEXIST)
-		die(EXIT_DIFFERENT, "%s: %s", opt.output, strerror(errno));
+		die(EXIT_LOCAL, "%s: %s", opt.output, strerror(errno));
 	part_file_names();
 	BSON_APPEND_INT32(&manifest, "version", 1);
 	BSON_APPEND_UTF8(&manifest, "source", source);
@@ -883,7 +883,7 @@ write_manifest(void)
 	file = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (file == NULL || fwrite(json, 1, length, file) != length || fputc('\n', file) == EOF ||
 	    fclose(file) != 0 || rename(temp, path) != 0)
-		die(EXIT_DIFFERENT, "%s: %s", path, strerror(errno));
+		die(EXIT_LOCAL, "%s: %s", path, strerror(errno));
 	bson_free(json);
 	free(temp);
 	free(path);
@@ -908,7 +908,7 @@ read_whole_file(const char *path, size_t *length)
 		used += got;
 	} while (got > 0);
 	if (ferror(file))
-		die(EXIT_DIFFERENT, "%s: %s", path, strerror(errno));
+		die(EXIT_LOCAL, "%s: %s", path, strerror(errno));
 	fclose(file);
 	data[used] = '\0';
 	*length = used;
@@ -1207,7 +1207,7 @@ take_part(void)
 	int index = -1;
 
 	if (pthread_mutex_lock(&parts_mutex) != 0)
-		die(EXIT_DIFFERENT, "pthread_mutex_lock failed");
+		die(EXIT_LOCAL, "pthread_mutex_lock failed");
 	while (next_part < part_count && parts[next_part]->done)
 		next_part++;
 	if (next_part < part_count && !cli_stop && !atomic_load(&failed))
@@ -1251,7 +1251,7 @@ start_workers(pthread_t *threads)
 	workers_running = (int)opt.jobs;
 	for (k = 0; k < opt.jobs; k++)
 		if (pthread_create(&threads[k], NULL, worker_main, NULL) != 0)
-			die(EXIT_DIFFERENT, "pthread_create failed");
+			die(EXIT_LOCAL, "pthread_create failed");
 }
 
 static void

@@ -131,7 +131,7 @@ main(int argc, char **argv)
 		stream_reader *reader = stream_open(input);
 
 		if (reader == NULL)
-			exit(EXIT_DIFFERENT);
+			exit(EXIT_NO_INPUT);
 		import_stream(reader, false);
 		stream_close(reader);
 	}
@@ -144,7 +144,7 @@ main(int argc, char **argv)
 	if (atomic_load(&failed))
 		die(EXIT_SERVER, "the import failed (see above)");
 	if (cli_stop)
-		die(EXIT_DIFFERENT, "stopped by a signal: the import is incomplete");
+		die(EXIT_STOPPED, "stopped by a signal: the import is incomplete");
 	mongoc_client_pool_push(pool, client);
 	conn_close_pool(pool);
 	free(threads);
@@ -656,7 +656,7 @@ start_workers(pthread_t *threads)
 	tasks = work_queue_new((size_t)opt.jobs * 2);
 	for (k = 0; k < opt.jobs; k++)
 		if (pthread_create(&threads[k], NULL, worker_main, NULL) != 0)
-			die(EXIT_DIFFERENT, "pthread_create failed");
+			die(EXIT_LOCAL, "pthread_create failed");
 }
 
 static void
@@ -827,7 +827,7 @@ import_documents(const char *path, const char *ns)
 	int status = STREAM_END;
 
 	if (reader == NULL)
-		exit(EXIT_DIFFERENT);
+		exit(EXIT_NO_INPUT);
 	if (target == NULL)
 		die(EXIT_USAGE, "--into %s: excluded by the namespace selection", ns);
 	prepare_target(target, NULL);

@@ -114,7 +114,7 @@ main(int argc, char **argv)
 	free(source_uri);
 	free(target_uri);
 	if (fflush(stdout) != 0 || ferror(stdout))
-		die(EXIT_DIFFERENT, "stdout: write failed");
+		die(EXIT_LOCAL, "stdout: write failed");
 	return status;
 }
 
@@ -687,9 +687,9 @@ compare(const char *source_uri, const char *target_uri)
 		tmpdir = "/tmp";
 	if ((size_t)snprintf(template, sizeof(template), "%s/source-retire.XXXXXX", tmpdir) >=
 	    sizeof(template))
-		die(EXIT_DIFFERENT, "TMPDIR: too long");
+		die(EXIT_LOCAL, "TMPDIR: too long");
 	if (mkdtemp(template) == NULL)
-		die(EXIT_DIFFERENT, "%s: mkdtemp: %s", template, strerror(errno));
+		die(EXIT_LOCAL, "%s: mkdtemp: %s", template, strerror(errno));
 	snprintf(diffs, sizeof(diffs), "%s/diffs.bson", template);
 	snprintf(previous, sizeof(previous), "%s/previous.bson", template);
 
@@ -699,7 +699,7 @@ compare(const char *source_uri, const char *target_uri)
 	for (round = 0; status == EXIT_DIFFERENT && round < opt.rechecks && !cli_stop; round++) {
 		nanosleep(&second, NULL);
 		if (rename(diffs, previous) != 0)
-			die(EXIT_DIFFERENT, "%s: rename: %s", diffs, strerror(errno));
+			die(EXIT_LOCAL, "%s: rename: %s", diffs, strerror(errno));
 		status = sync_check_run(source_uri, target_uri, diffs, previous);
 	}
 	if (status == EXIT_DONE) {
@@ -766,7 +766,7 @@ drop_all(mongoc_client_t *source, const struct plan *plan)
 			    plan->items[k].ns, error.message, k, plan->count);
 		printf("dropped %s %" PRId64 " documents\n", plan->items[k].ns, documents);
 		if (fflush(stdout) != 0)
-			die(EXIT_DIFFERENT, "stdout: write failed");
+			die(EXIT_LOCAL, "stdout: write failed");
 		total += documents;
 	}
 	printf("retired %zu namespaces, %" PRId64 " documents\n", plan->count, total);

@@ -230,15 +230,15 @@ check_open(struct check *check, const char *source_uri, const char *target_uri)
 	check->source_pool = conn_open_pool(source_uri, opt.tls_ca_file, (int)opt.jobs + 1);
 	check->target_pool = conn_open_pool(target_uri, opt.tls_ca_file, (int)opt.jobs + 1);
 	if (pthread_mutex_init(&check->lock, NULL) != 0)
-		die(EXIT_DIFFERENT, "pthread_mutex_init failed");
+		die(EXIT_LOCAL, "pthread_mutex_init failed");
 	if (opt.lag_only || opt.watch)
 		return;
 	if (opt.json) {
 		check->json_out = stdout;
 		if (opt.output != NULL && (check->json_out = fopen(opt.output, "w")) == NULL)
-			die(EXIT_USAGE, "%s: %s", opt.output, strerror(errno));
+			die(EXIT_LOCAL, "%s: %s", opt.output, strerror(errno));
 	} else if ((check->writer = stream_create(opt.output, 0, false)) == NULL) {
-		exit(EXIT_USAGE);
+		exit(EXIT_LOCAL);
 	}
 }
 
@@ -246,10 +246,10 @@ static void
 check_close(struct check *check)
 {
 	if (check->writer != NULL && !stream_finish(check->writer))
-		exit(EXIT_DIFFERENT);
+		exit(EXIT_LOCAL);
 	if (check->json_out != NULL && (fflush(check->json_out) != 0 || ferror(check->json_out) ||
 	    (check->json_out != stdout && fclose(check->json_out) != 0)))
-		die(EXIT_DIFFERENT, "%s: write failed", opt.output != NULL ? opt.output : "stdout");
+		die(EXIT_LOCAL, "%s: write failed", opt.output != NULL ? opt.output : "stdout");
 	conn_close_pool(check->source_pool);
 	conn_close_pool(check->target_pool);
 	pthread_mutex_destroy(&check->lock);
@@ -285,12 +285,12 @@ report(struct check *check, const char *ns, const bson_iter_t *id, const char *k
 		check->differ++;
 	if (check->writer != NULL) {
 		if (!stream_write(check->writer, &record))
-			exit(EXIT_DIFFERENT);
+			exit(EXIT_LOCAL);
 	} else {
 		if ((json = bson_as_relaxed_extended_json(&record, NULL)) == NULL)
-			die(EXIT_DIFFERENT, "%s: a difference cannot be shown as JSON", ns);
+			die(EXIT_BAD_STREAM, "%s: a difference cannot be shown as JSON", ns);
 		if (fprintf(check->json_out, "%s\n", json) < 0)
-			die(EXIT_DIFFERENT, "%s: write failed", opt.output != NULL ? opt.output : "stdout");
+			die(EXIT_LOCAL, "%s: write failed", opt.output != NULL ? opt.output : "stdout");
 		bson_free(json);
 	}
 	pthread_mutex_unlock(&check->lock);
@@ -992,11 +992,11 @@ run_compare(struct check *check)
 	plan_tasks(check, &from, &to);
 	for (k = 0; k < opt.jobs; k++)
 		if ((err = pthread_create(&threads[k], NULL, worker, check)) != 0)
-			die(EXIT_DIFFERENT, "pthread_create: %s", strerror(err));
+			die(EXIT_LOCAL, "pthread_create: %s", strerror(err));
 	for (k = 0; k < opt.jobs; k++)
 		pthread_join(threads[k], NULL);
 	if (cli_stop)
-		die(EXIT_DIFFERENT, "interrupted after %" PRIu64 " of %zu namespaces",
+		die(EXIT_STOPPED, "interrupted after %" PRIu64 " of %zu namespaces",
 		    check->namespaces, check->task_count);
 	fprintf(stderr, "%s: %" PRIu64 " namespaces, %" PRIu64 " documents compared, %" PRIu64
 	    " missing, %" PRIu64 " extra, %" PRIu64 " differ\n", die_progname(), check->namespaces,
@@ -1232,7 +1232,7 @@ file_is_json(const char *path)
 	size_t got;
 
 	if (file == NULL)
-		die(EXIT_USAGE, "--recheck %s: %s", path, strerror(errno));
+		die(EXIT_NO_INPUT, "--recheck %s: %s", path, strerror(errno));
 	got = fread(head, 1, 2, file);
 	fclose(file);
 	/* A BSON frame of 123 bytes starts with '{' too, then a NUL. */
@@ -1270,7 +1270,7 @@ recheck_bson(struct check *check, mongoc_client_t *source, mongoc_client_t *targ
 	int status;
 
 	if (reader == NULL)
-		exit(EXIT_USAGE);
+		exit(EXIT_NO_INPUT);
 	while ((status = stream_next(reader, &record)) == STREAM_ENTRY)
 		recheck_record(check, source, target, record, ++*count, seen);
 	if (status == STREAM_ERROR)

@@ -25,11 +25,11 @@ setup() {
 	assert_output --partial "oplog-read: /dev/full: write failed: No space left on device"
 }
 
-@test "snap-export on a full disk: exit 1, no trailer claimed" {
+@test "snap-export on a full disk: exit 6 (a local failure), no trailer claimed" {
 	db=$(unique_db full)
 	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": 1}, {"_id": 2}]}'
 	run timeout 30 snap-export --ns "$db.*" -o /dev/full "$SRC_URI"
-	assert_failure 1
+	assert_failure 6
 	assert_output --partial "/dev/full: write failed: No space left on device"
 }
 
@@ -37,6 +37,6 @@ setup() {
 	db=$(unique_db fulldiff)
 	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": 1}]}'
 	run timeout 30 sync-check --ns "$db.*" -o /dev/full "$SRC_URI" "$DST_URI"
-	assert_failure
+	assert_failure 6
 	refute_output --partial "0 missing, 0 extra, 0 differ"
 }

@@ -50,6 +50,15 @@ print(len(data))' "$1"
 	assert_failure 2
 }
 
+@test "an input that cannot be opened is exit 2 in snap-import and sync-check alike" {
+	run --separate-stderr snap-import "$BATS_TEST_TMPDIR/missing.bson" "$DST_URI"
+	assert_failure 2
+	assert_equal "$stderr" "snap-import: $BATS_TEST_TMPDIR/missing.bson: cannot open: No such file or directory"
+	run --separate-stderr sync-check --recheck "$BATS_TEST_TMPDIR/missing.bson" "$SRC_URI" "$DST_URI"
+	assert_failure 2
+	[[ $stderr == *"$BATS_TEST_TMPDIR/missing.bson"*"No such file or directory"* ]]
+}
+
 @test "a snapshot cut anywhere: exit 3 with a clear error, what came before stays" {
 	db=$(unique_db cut)
 	snapshot "$db" 40 "$BATS_TEST_TMPDIR/snap.bson"

@@ -94,7 +94,7 @@ watch(struct endpoint *endpoint, uint32_t events)
 	struct epoll_event event = { .events = events, .data.ptr = endpoint };
 
 	if (epoll_ctl(px.epoll, EPOLL_CTL_ADD, endpoint->fd, &event) != 0)
-		die(EXIT_DIFFERENT, "epoll_ctl: %s", strerror(errno));
+		die(EXIT_LOCAL, "epoll_ctl: %s", strerror(errno));
 	endpoint->events = events;
 }
 
@@ -106,7 +106,7 @@ rewatch(struct endpoint *endpoint, uint32_t events)
 	if (endpoint->fd < 0 || endpoint->events == events)
 		return;
 	if (epoll_ctl(px.epoll, EPOLL_CTL_MOD, endpoint->fd, &event) != 0)
-		die(EXIT_DIFFERENT, "epoll_ctl: %s", strerror(errno));
+		die(EXIT_LOCAL, "epoll_ctl: %s", strerror(errno));
 	endpoint->events = events;
 }
 
