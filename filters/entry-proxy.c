@@ -27,7 +27,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -47,6 +46,7 @@
 #include "cli.h"
 #include "control.h"
 #include "die.h"
+#include "options.h"
 #include "proxy/proxy.h"
 
 #define EVENTS_MAX 256
@@ -74,8 +74,7 @@ struct proxy px;
 static struct control *controls;
 static char listening[INET6_ADDRSTRLEN + 16];	/* the bound address, port 0 resolved */
 
-static void usage(void) __attribute__((noreturn));
-static void parse_options(int argc, char **argv);
+static void read_command_line(int argc, char **argv);
 static void setup(void);
 static void run(void);
 
@@ -84,40 +83,13 @@ main(int argc, char **argv)
 {
 	die_init(argv[0]);
 	px.buffer = 256 * 1024;
-	parse_options(argc, argv);
+	read_command_line(argc, argv);
 	px.verbose = opt.verbose;
 	setup();
 	run();
 	if (unlink(opt.control) != 0 && errno != ENOENT)
 		warnmsg("%s: %s", opt.control, strerror(errno));
 	return EXIT_DONE;
-}
-
-static void
-usage(void)
-{
-	printf("usage: entry-proxy --listen HOST:PORT --upstream HOST:PORT --control PATH\n"
-	    "                   [--buffer BYTES] [--pause-timeout DUR] [-v]\n"
-	    "       entry-proxy --control PATH COMMAND [ARGUMENT]\n"
-	    "A MongoDB wire-protocol proxy: the applications' fixed entry address. Over\n"
-	    "the control socket PATH, one command a line, one JSON line back:\n"
-	    "  pause [DUR]        hold new requests; answers once none is in flight\n"
-	    "  switch HOST:PORT   move every connection to this upstream at a boundary\n"
-	    "  resume             release the held requests\n"
-	    "  status             connections, held and in-flight requests, bytes\n"
-	    "The second form sends one command and prints the answer (exit 0 if ok).\n"
-	    "Applications connect with directConnection=true. SIGTERM stops cleanly.\n"
-	    "  --buffer BYTES     per connection and direction (262144)\n"
-	    "  --pause-timeout D  how long pause waits for in-flight requests (10s)\n");
-	exit(EXIT_DONE);
-}
-
-static void
-usage_error(void)
-{
-	fprintf(stderr, "usage: entry-proxy --listen HOST:PORT --upstream HOST:PORT --control PATH "
-	    "[--buffer BYTES] [--pause-timeout DUR] [-v]\n");
-	exit(EXIT_USAGE);
 }
 
 /*
@@ -156,50 +128,56 @@ control_client(int argc, char **argv)
 }
 
 static void
-parse_options(int argc, char **argv)
+parse_buffer(const char *name, const char *text, void *unused)
 {
-	enum { LISTEN = 256, UPSTREAM, CONTROL, BUFFER, PAUSE_TIMEOUT };
-	static const struct option options[] = {
-		{ "listen", required_argument, NULL, LISTEN },
-		{ "upstream", required_argument, NULL, UPSTREAM },
-		{ "control", required_argument, NULL, CONTROL },
-		{ "buffer", required_argument, NULL, BUFFER },
-		{ "pause-timeout", required_argument, NULL, PAUSE_TIMEOUT },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	long buffer;
-	int ch;
+	long buffer = cli_number(name, text);
 
-	while ((ch = getopt_long(argc, argv, "vhV", options, NULL)) != -1) {
-		switch (ch) {
-		case LISTEN: opt.listen = optarg; break;
-		case UPSTREAM: opt.upstream = optarg; break;
-		case CONTROL: opt.control = optarg; break;
-		case BUFFER:
-			buffer = cli_number("--buffer", optarg);
-			if (buffer < 4096 || buffer > 64L * 1024 * 1024)
-				die(EXIT_USAGE, "--buffer %s: give 4096 to 67108864 bytes", optarg);
-			px.buffer = (size_t)buffer;
-			break;
-		case PAUSE_TIMEOUT: opt.pause_timeout_ms = cli_duration_ms("--pause-timeout", optarg); break;
-		case 'v': opt.verbose = true; break;
-		case 'h': usage();
-		case 'V': cli_version();
-		default: usage_error();
-		}
-	}
-	if (optind < argc && opt.control != NULL && opt.listen == NULL && opt.upstream == NULL)
-		control_client(argc - optind, argv + optind);
-	if (optind < argc) {
-		warnmsg("unexpected argument '%s'", argv[optind]);
-		usage_error();
+	(void)unused;
+	if (buffer < 4096 || buffer > 64L * 1024 * 1024)
+		die(EXIT_USAGE, "%s %s: give 4096 to 67108864 bytes", name, text);
+	px.buffer = (size_t)buffer;
+}
+
+static void
+read_command_line(int argc, char **argv)
+{
+	static const struct program program = {
+		.name = "entry-proxy",
+		.synopsis = "--listen HOST:PORT --upstream HOST:PORT --control PATH [--buffer BYTES] "
+		    "[--pause-timeout DUR] [-v]",
+		.summary = "       entry-proxy --control PATH COMMAND [ARGUMENT]\n"
+		    "A MongoDB wire-protocol proxy: the applications' fixed entry address. Over\n"
+		    "the control socket PATH, one command a line, one JSON line back:\n"
+		    "  pause [DUR]        hold new requests; answers once none is in flight\n"
+		    "  switch HOST:PORT   move every connection to this upstream at a boundary\n"
+		    "  resume             release the held requests\n"
+		    "  status             connections, held and in-flight requests, bytes\n"
+		    "The second form sends one command and prints the answer (exit 0 if ok).",
+		.details = "Applications connect with directConnection=true. SIGTERM stops cleanly.\n",
+		.min_operands = 0, .max_operands = -1,
+	};
+	const struct option_def table[] = {
+		OPT_STRING(0, "listen", "HOST:PORT", &opt.listen, "the entry address applications use"),
+		OPT_STRING(0, "upstream", "HOST:PORT", &opt.upstream, "the server requests go to"),
+		OPT_STRING(0, "control", "PATH", &opt.control, "the control socket (mode 0600)"),
+		OPT_CALL(0, "buffer", "BYTES", parse_buffer, NULL,
+		    "per connection and direction (262144)"),
+		OPT_DURATION(0, "pause-timeout", "DUR", &opt.pause_timeout_ms,
+		    "how long pause waits for in-flight requests (10s)"),
+		OPT_BOOL('v', "verbose", &opt.verbose, "say where it listens and when a switch closes a connection"),
+		OPT_END(),
+	};
+	int first = options_parse(&program, table, argc, argv);
+
+	if (first < argc && opt.control != NULL && opt.listen == NULL && opt.upstream == NULL)
+		control_client(argc - first, argv + first);
+	if (first < argc) {
+		warnmsg("unexpected argument '%s'", argv[first]);
+		options_usage_error(&program);
 	}
 	if (opt.listen == NULL || opt.upstream == NULL || opt.control == NULL) {
 		warnmsg("--listen, --upstream and --control are required");
-		usage_error();
+		options_usage_error(&program);
 	}
 }
 

@@ -21,7 +21,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
@@ -44,6 +43,7 @@
 #include "entry.h"
 #include "lag.h"
 #include "mongo-errors.h"
+#include "options.h"
 #include "shell.h"
 
 #define POLL_MS 100
@@ -59,7 +59,8 @@ static const char *const fence_names[] = {
 };
 
 static struct {
-	const char *source, *target, *source_file, *target_file, *tls_ca_file, *name;
+	const char *source, *target, *name;
+	struct conn_options conn;
 	long lag_ms, timeout_ms, drain_timeout_ms;
 	const char *fence_cmd, *unfence_cmd, *switch_cmd;
 	const char *entry_file, *entry_value, *entry_link, *entry_target;
@@ -99,8 +100,7 @@ static struct {
 	struct timespec started, fence_started;
 } cut;
 
-static void usage(void) __attribute__((noreturn));
-static void parse_options(int argc, char **argv);
+static void read_command_line(int argc, char **argv);
 static void entry_prepare(void);
 static void proxy_prepare(const char *target_uri);
 static bool lag_wait(char *why, size_t size);
@@ -119,13 +119,13 @@ main(int argc, char **argv)
 	bool fenced, lifted;
 
 	die_init(argv[0]);
-	parse_options(argc, argv);
-	source_uri = conn_uri_resolve(opt.source, opt.source_file, "OPLOGKIT_SOURCE_URI");
-	target_uri = conn_uri_resolve(opt.target, opt.target_file, "OPLOGKIT_TARGET_URI");
+	read_command_line(argc, argv);
+	source_uri = conn_uri_resolve(opt.source, opt.conn.source_file, "OPLOGKIT_SOURCE_URI");
+	target_uri = conn_uri_resolve(opt.target, opt.conn.target_file, "OPLOGKIT_TARGET_URI");
 	proxy_prepare(target_uri);
 	entry_prepare();
-	cut.source = conn_open(source_uri, opt.tls_ca_file);
-	cut.target = conn_open(target_uri, opt.tls_ca_file);
+	cut.source = conn_open(source_uri, opt.conn.tls_ca_file);
+	cut.target = conn_open(target_uri, opt.conn.tls_ca_file);
 	clock_gettime(CLOCK_MONOTONIC, &cut.started);
 	cli_catch_signals();
 	if (atexit(emergency) != 0)
@@ -163,49 +163,6 @@ main(int argc, char **argv)
 	if (fflush(stdout) != 0 || ferror(stdout))
 		die(EXIT_LOCAL, "stdout: write failed");
 	return EXIT_DONE;
-}
-
-static void
-usage(void)
-{
-	printf("usage: entry-switch [--source URI] [--target URI] [--name NAME]\n"
-	    "                    [--lag DUR] [--timeout DUR] [--drain-timeout DUR]\n"
-	    "                    [--fence METHOD] [--fence-cmd CMD] [--unfence-cmd CMD]\n"
-	    "                    [--no-fence] [--keep-fenced]\n"
-	    "                    [--entry-file PATH --entry-value TEXT]\n"
-	    "                    [--entry-link PATH --entry-target TARGET] [--switch-cmd CMD]\n"
-	    "                    [--proxy PATH [--proxy-upstream HOST:PORT]]\n"
-	    "Cut the applications over from the source to the target: wait for the lag,\n"
-	    "fence writes, drain, switch the entry, lift the fence, report the pause.\n"
-	    "  --source URI, --target URI  the servers ($OPLOGKIT_SOURCE_URI, $OPLOGKIT_TARGET_URI;\n"
-	    "                   or --source-uri-file FILE, --target-uri-file FILE)\n"
-	    "  --name NAME      the applier's checkpoint on the target (default)\n"
-	    "  --lag DUR        start once the lag is at most DUR (1s)\n"
-	    "  --timeout DUR    give up waiting for that lag after DUR (5m)\n"
-	    "  --drain-timeout DUR  give up the fenced drain after DUR (30s)\n"
-	    "  --fence METHOD   auto, write-block, fsync-lock, command, proxy or none (auto:\n"
-	    "                   write-block, else fsync-lock, else --fence-cmd; proxy with --proxy)\n"
-	    "  --fence-cmd CMD  raise a fence (sh -c; must exit 0 once writes stopped)\n"
-	    "  --unfence-cmd CMD  lift it\n"
-	    "  --no-fence       switch without a fence (writes during the switch may be lost)\n"
-	    "  --keep-fenced    leave the fence up after a switch\n"
-	    "  --entry-file PATH --entry-value TEXT  rewrite PATH with TEXT (mode kept)\n"
-	    "  --entry-link PATH --entry-target TARGET  point the symlink PATH at TARGET\n"
-	    "  --switch-cmd CMD  run CMD to switch (sh -c; $OPLOGKIT_SWITCH_TS is set)\n"
-	    "  --proxy PATH     entry-proxy's control socket: its pause is the fence, its\n"
-	    "                   switch the entry (to --proxy-upstream, default the target's host)\n"
-	    "Exit 0 switched, 1 not switched (the report says why), 2 usage, 4 server error.\n");
-	exit(EXIT_DONE);
-}
-
-static void
-usage_error(void)
-{
-	fprintf(stderr, "usage: entry-switch [--source URI] [--target URI] [--lag DUR] [--timeout DUR]\n"
-	    "                    [--fence-cmd CMD --unfence-cmd CMD | --no-fence]\n"
-	    "                    [--entry-file PATH --entry-value TEXT] [--entry-link PATH --entry-target T]\n"
-	    "                    [--switch-cmd CMD] [--proxy PATH [--proxy-upstream HOST:PORT]]\n");
-	exit(EXIT_USAGE);
 }
 
 static enum fence_method
@@ -252,73 +209,70 @@ check_options(void)
 }
 
 static void
-parse_options(int argc, char **argv)
+parse_fence_option(const char *name, const char *text, void *unused)
 {
-	enum { SOURCE = 256, TARGET, SOURCE_FILE, TARGET_FILE, TLS_CA, NAME, LAG, TIMEOUT,
-	    DRAIN_TIMEOUT, FENCE, FENCE_CMD, UNFENCE_CMD, NO_FENCE, KEEP_FENCED, ENTRY_FILE,
-	    ENTRY_VALUE, ENTRY_LINK, ENTRY_TARGET, SWITCH_CMD, RETRY_FOR, PROXY, PROXY_UPSTREAM };
-	static const struct option options[] = {
-		{ "source", required_argument, NULL, SOURCE },
-		{ "target", required_argument, NULL, TARGET },
-		{ "to", required_argument, NULL, TARGET },
-		{ "source-uri-file", required_argument, NULL, SOURCE_FILE },
-		{ "target-uri-file", required_argument, NULL, TARGET_FILE },
-		{ "tls-ca-file", required_argument, NULL, TLS_CA },
-		{ "name", required_argument, NULL, NAME },
-		{ "lag", required_argument, NULL, LAG },
-		{ "timeout", required_argument, NULL, TIMEOUT },
-		{ "drain-timeout", required_argument, NULL, DRAIN_TIMEOUT },
-		{ "fence", required_argument, NULL, FENCE },
-		{ "fence-cmd", required_argument, NULL, FENCE_CMD },
-		{ "unfence-cmd", required_argument, NULL, UNFENCE_CMD },
-		{ "no-fence", no_argument, NULL, NO_FENCE },
-		{ "keep-fenced", no_argument, NULL, KEEP_FENCED },
-		{ "entry-file", required_argument, NULL, ENTRY_FILE },
-		{ "entry-value", required_argument, NULL, ENTRY_VALUE },
-		{ "entry-link", required_argument, NULL, ENTRY_LINK },
-		{ "entry-target", required_argument, NULL, ENTRY_TARGET },
-		{ "switch-cmd", required_argument, NULL, SWITCH_CMD },
-		{ "retry-for", required_argument, NULL, RETRY_FOR },
-		{ "proxy", required_argument, NULL, PROXY },
-		{ "proxy-upstream", required_argument, NULL, PROXY_UPSTREAM },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ch;
+	(void)unused;
+	opt.fence = text != NULL ? parse_fence(text) : FENCE_NONE;	/* --no-fence: none */
+	opt.fence_given = true;
+}
 
-	while ((ch = getopt_long(argc, argv, "hV", options, NULL)) != -1) {
-		switch (ch) {
-		case SOURCE: opt.source = optarg; break;
-		case TARGET: opt.target = optarg; break;
-		case SOURCE_FILE: opt.source_file = optarg; break;
-		case TARGET_FILE: opt.target_file = optarg; break;
-		case TLS_CA: opt.tls_ca_file = optarg; break;
-		case NAME: opt.name = optarg; break;
-		case LAG: opt.lag_ms = cli_duration_ms("--lag", optarg); break;
-		case TIMEOUT: opt.timeout_ms = cli_duration_ms("--timeout", optarg); break;
-		case DRAIN_TIMEOUT: opt.drain_timeout_ms = cli_duration_ms("--drain-timeout", optarg); break;
-		case FENCE: opt.fence = parse_fence(optarg); opt.fence_given = true; break;
-		case FENCE_CMD: opt.fence_cmd = optarg; break;
-		case UNFENCE_CMD: opt.unfence_cmd = optarg; break;
-		case NO_FENCE: opt.fence = FENCE_NONE; opt.fence_given = true; break;
-		case KEEP_FENCED: opt.keep_fenced = true; break;
-		case ENTRY_FILE: opt.entry_file = optarg; break;
-		case ENTRY_VALUE: opt.entry_value = optarg; break;
-		case ENTRY_LINK: opt.entry_link = optarg; break;
-		case ENTRY_TARGET: opt.entry_target = optarg; break;
-		case SWITCH_CMD: opt.switch_cmd = optarg; break;
-		case RETRY_FOR: conn_set_retry_for(cli_duration_ms("--retry-for", optarg)); break;
-		case PROXY: opt.proxy = optarg; break;
-		case PROXY_UPSTREAM: opt.proxy_upstream = optarg; break;
-		case 'h': usage();
-		case 'V': cli_version();
-		default: usage_error();
-		}
+static void
+read_command_line(int argc, char **argv)
+{
+	static const struct program program = {
+		.name = "entry-switch",
+		.synopsis = "[options] [SOURCE TARGET]",
+		.summary = "Cut the applications over from the source to the target: wait for the lag,\n"
+		    "fence writes, drain, switch the entry, lift the fence, report the pause.",
+		.details = "SOURCE and TARGET (or --source and --target) default to --source-uri-file's\n"
+		    "and --target-uri-file's, else $OPLOGKIT_SOURCE_URI and $OPLOGKIT_TARGET_URI.\n",
+		.min_operands = 0, .max_operands = 2,
+	};
+	const struct option_def table[] = {
+		OPT_STRING(0, "source", "URI", &opt.source, "the source (as the SOURCE operand)"),
+		OPT_STRING(0, "target", "URI", &opt.target, "the target (as the TARGET operand)"),
+		OPT_STRING(0, "to", "URI", &opt.target, "the same as --target"),
+		OPT_URI_FILES(&opt.conn),
+		OPT_STRING(0, "name", "NAME", &opt.name, "the applier's checkpoint on the target (default)"),
+		OPT_DURATION(0, "lag", "DUR", &opt.lag_ms, "start once the lag is at most DUR (1s)"),
+		OPT_DURATION(0, "timeout", "DUR", &opt.timeout_ms,
+		    "give up waiting for that lag after DUR (5m)"),
+		OPT_DURATION(0, "drain-timeout", "DUR", &opt.drain_timeout_ms,
+		    "give up the fenced drain after DUR (30s)"),
+		OPT_CALL(0, "fence", "METHOD", parse_fence_option, NULL,
+		    "auto, write-block, fsync-lock, command, proxy or none (auto:\n"
+		    "write-block, else fsync-lock, else --fence-cmd; proxy with --proxy)"),
+		OPT_STRING(0, "fence-cmd", "CMD", &opt.fence_cmd,
+		    "raise a fence (sh -c; must exit 0 once writes stopped)"),
+		OPT_STRING(0, "unfence-cmd", "CMD", &opt.unfence_cmd, "lift it"),
+		OPT_CALL(0, "no-fence", NULL, parse_fence_option, NULL,
+		    "switch without a fence (writes during the switch may be lost)"),
+		OPT_BOOL(0, "keep-fenced", &opt.keep_fenced, "leave the fence up after a switch"),
+		OPT_STRING(0, "entry-file", "PATH", &opt.entry_file,
+		    "rewrite PATH with --entry-value's TEXT (mode kept)"),
+		OPT_STRING(0, "entry-value", "TEXT", &opt.entry_value, "the entry file's new content"),
+		OPT_STRING(0, "entry-link", "PATH", &opt.entry_link,
+		    "point the symlink PATH at --entry-target's TARGET"),
+		OPT_STRING(0, "entry-target", "TARGET", &opt.entry_target, "the entry link's new target"),
+		OPT_STRING(0, "switch-cmd", "CMD", &opt.switch_cmd,
+		    "run CMD to switch (sh -c; $OPLOGKIT_SWITCH_TS is set)"),
+		OPT_STRING(0, "proxy", "PATH", &opt.proxy,
+		    "entry-proxy's control socket: its pause is the fence, its\n"
+		    "switch the entry (to --proxy-upstream, default the target's host)"),
+		OPT_STRING(0, "proxy-upstream", "HOST:PORT", &opt.proxy_upstream,
+		    "where --proxy's switch points the proxy"),
+		OPT_TLS_RETRY(&opt.conn),
+		OPT_END(),
+	};
+	int first = options_parse(&program, table, argc, argv);
+
+	if (argc - first == 1 || (argc - first == 2 && (opt.source != NULL || opt.target != NULL))) {
+		warnmsg("give SOURCE and TARGET as two operands or as --source and --target");
+		options_usage_error(&program);
 	}
-	if (optind < argc) {
-		warnmsg("unexpected argument '%s' (the servers are --source and --target)", argv[optind]);
-		usage_error();
+	if (argc - first == 2) {
+		opt.source = argv[first];
+		opt.target = argv[first + 1];
 	}
 	check_options();
 }

@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -34,6 +33,7 @@
 #include "entry.h"
 #include "mongo-errors.h"
 #include "ns.h"
+#include "options.h"
 #include "queue.h"
 #include "stream.h"
 
@@ -76,8 +76,7 @@ static struct {
 	const char *read_preference;
 	bool lock;
 	bool progress;
-	const char *uri_file;
-	const char *tls_ca_file;
+	struct conn_options conn;
 } opt = { .jobs = 1, .chunk_docs = 100000, .read_preference = "primary" };
 
 static ns_filter *selection;
@@ -110,8 +109,7 @@ static atomic_bool server_failed;	/* ... because of the server */
 static struct timespec started, last_report;
 static atomic_uint_fast64_t bytes_exported;
 
-static void usage(void) __attribute__((noreturn));
-static void parse_options(int argc, char **argv);
+static const char *read_command_line(int argc, char **argv);
 static void pick_member(mongoc_client_t *client);
 static void lock_member(void);
 static void unlock_member(void);
@@ -131,24 +129,24 @@ main(int argc, char **argv)
 	pthread_t *threads;
 	mongoc_client_t *client;
 	stream_writer *writer = NULL;
+	const char *uri_arg;
 	char *uri;
 	bool resumed = false, ok;
 
 	die_init(argv[0]);
 	selection = ns_filter_new();
 	ns_filter_use_defaults(selection);
-	parse_options(argc, argv);
+	uri_arg = read_command_line(argc, argv);	/* before opt.conn is read */
 	if (!opt.directory)
 		stream_refuse_tty(opt.output);
-	uri = conn_uri_resolve(optind < argc ? argv[optind] : NULL, opt.uri_file,
-	    "OPLOGKIT_SOURCE_URI");
+	uri = conn_uri_resolve(uri_arg, opt.conn.uri_file, "OPLOGKIT_SOURCE_URI");
 	conn_mask(uri, source, sizeof(source));
 	/* A closed pipe must be an error we handle (and unlock), not a kill. */
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		die(EXIT_LOCAL, "signal: %s", strerror(errno));
 	cli_catch_signals();
 
-	pool = conn_open_pool(uri, opt.tls_ca_file, (int)opt.jobs + 2);
+	pool = conn_open_pool(uri, opt.conn.tls_ca_file, (int)opt.jobs + 2);
 	client = mongoc_client_pool_pop(pool);
 	pick_member(client);
 	if (opt.lock)
@@ -188,46 +186,6 @@ main(int argc, char **argv)
 	return EXIT_DONE;
 }
 
-static void
-usage(void)
-{
-	fprintf(stderr,
-	    "usage: snap-export [-z | --zstd[=LEVEL]] [-o FILE | -o DIR/] [--t0 TS]\n"
-	    "                   [--ns GLOB] [--exclude GLOB] [--ns-regex RE] [--jobs N]\n"
-	    "                   [--chunk-docs N] [--read-preference MODE]\n"
-	    "                   [--consistency fuzzy|lock] [--progress]\n"
-	    "                   [--uri-file FILE] [--tls-ca-file FILE] [URI]\n"
-	    "Copy a server's collections, as of about T0, as a snapshot stream.\n");
-	exit(EXIT_USAGE);
-}
-
-static void
-print_help(void)
-{
-	printf("usage: snap-export [options] [URI]\n"
-	    "Copy a server's collections, as of about T0, as a snapshot stream.\n\n"
-	    "  -o, --output FILE|DIR/   write FILE (default stdout); a directory (existing,\n"
-	    "                           or given with a trailing /) gets one file per part\n"
-	    "                           and a rerun resumes it\n"
-	    "  -z, --zstd[=LEVEL]       compress with zstd (level 1..22, default 3)\n"
-	    "      --t0 TS              use this T0 instead of the newest oplog ts\n"
-	    "      --ns GLOB            export matching namespaces (repeatable)\n"
-	    "      --exclude GLOB       skip matching namespaces (repeatable)\n"
-	    "      --ns-regex RE        export namespaces matching RE\n"
-	    "  -j, --jobs N             export with N connections at once (default 1)\n"
-	    "      --chunk-docs N       split collections into _id ranges of about N\n"
-	    "                           documents when parallel or -o DIR (default 100000)\n"
-	    "      --read-preference M  primary (default), primaryPreferred, secondary,\n"
-	    "                           secondaryPreferred or nearest\n"
-	    "      --consistency C      fuzzy (default) or lock (fsyncLock the member read)\n"
-	    "      --progress           a progress line per second on stderr\n"
-	    "      --uri-file FILE      read the URI from FILE ($OPLOGKIT_SOURCE_URI otherwise)\n"
-	    "      --tls-ca-file FILE   connect with TLS, trusting FILE\n"
-	    "  -h, --help               this text\n"
-	    "      --version            the version\n");
-	exit(EXIT_DONE);
-}
-
 static bool
 is_directory(const char *path)
 {
@@ -240,86 +198,66 @@ is_directory(const char *path)
 }
 
 static void
-parse_options(int argc, char **argv)
+parse_t0(const char *name, const char *text, void *unused)
 {
-	static const struct option options[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "zstd", optional_argument, NULL, 'z' },
-		{ "t0", required_argument, NULL, 'T' },
-		{ "ns", required_argument, NULL, 'n' },
-		{ "exclude", required_argument, NULL, 'x' },
-		{ "ns-regex", required_argument, NULL, 'r' },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "chunk-docs", required_argument, NULL, 'C' },
-		{ "read-preference", required_argument, NULL, 'R' },
-		{ "consistency", required_argument, NULL, 'c' },
-		{ "progress", no_argument, NULL, 'p' },
-		{ "uri-file", required_argument, NULL, 'U' },
-		{ "tls-ca-file", required_argument, NULL, 'A' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ch;
+	(void)unused;
+	if (!ts_parse(text, &opt.t0))
+		die(EXIT_USAGE, "%s: not a timestamp: '%s' (use T,I)", name, text);
+	opt.have_t0 = true;
+}
 
-	while ((ch = getopt_long(argc, argv, "o:zj:h", options, NULL)) != -1) {
-		switch (ch) {
-		case 'o':
-			opt.output = optarg;
-			opt.directory = is_directory(optarg);
-			break;
-		case 'z':
-			opt.zstd_level = cli_zstd_level(optarg);
-			break;
-		case 'T':
-			if (!ts_parse(optarg, &opt.t0))
-				die(EXIT_USAGE, "--t0: not a timestamp: '%s' (use T,I)", optarg);
-			opt.have_t0 = true;
-			break;
-		case 'n':
-			cli_require(ns_filter_include(selection, optarg));
-			break;
-		case 'x':
-			cli_require(ns_filter_exclude(selection, optarg));
-			break;
-		case 'r':
-			cli_require(ns_filter_include_regex(selection, optarg));
-			break;
-		case 'j':
-			opt.jobs = cli_range("--jobs", optarg, 1, 64);
-			break;
-		case 'C':
-			opt.chunk_docs = cli_range("--chunk-docs", optarg, 1, LONG_MAX);
-			break;
-		case 'R':
-			opt.read_preference = optarg;
-			break;
-		case 'c':
-			if (strcmp(optarg, "lock") == 0)
-				opt.lock = true;
-			else if (strcmp(optarg, "fuzzy") != 0)
-				die(EXIT_USAGE, "--consistency: fuzzy or lock, not '%s'", optarg);
-			break;
-		case 'p':
-			opt.progress = true;
-			break;
-		case 'U':
-			opt.uri_file = optarg;
-			break;
-		case 'A':
-			opt.tls_ca_file = optarg;
-			break;
-		case 'h':
-			print_help();
-			break;
-		case 'V':
-			cli_version();
-		default:
-			usage();
-		}
-	}
-	if (argc - optind > 1)
-		usage();
+static void
+parse_consistency(const char *name, const char *text, void *unused)
+{
+	(void)unused;
+	if (strcmp(text, "lock") == 0)
+		opt.lock = true;
+	else if (strcmp(text, "fuzzy") != 0)
+		die(EXIT_USAGE, "%s: fuzzy or lock, not '%s'", name, text);
+}
+
+/* The URI operand, if any. */
+static const char *
+read_command_line(int argc, char **argv)
+{
+	static const struct program program = {
+		.name = "snap-export",
+		.synopsis = "[options] [URI]",
+		.summary = "Copy a server's collections, as of about T0, as a snapshot stream.",
+		.details = "URI defaults to --uri-file's, else $OPLOGKIT_SOURCE_URI.\n",
+		.min_operands = 0, .max_operands = 1,
+	};
+	struct ns_select select = { 0 };
+	const struct option_def table[] = {
+		OPT_STRING('o', "output", "FILE|DIR/", &opt.output,
+		    "write FILE (default stdout); a directory (existing, or given\n"
+		    "with a trailing /) gets one file per part and a rerun resumes it"),
+		OPT_ZSTD(&opt.zstd_level),
+		OPT_CALL(0, "t0", "TS", parse_t0, NULL, "use this T0 instead of the newest oplog ts"),
+		OPT_NS_SELECT(&select),
+		OPT_NUMBER('j', "jobs", "N", &opt.jobs, 1, 64,
+		    "export with N connections at once (default 1)"),
+		OPT_NUMBER(0, "chunk-docs", "N", &opt.chunk_docs, 1, LONG_MAX,
+		    "split collections into _id ranges of about N documents\n"
+		    "when parallel or -o DIR (default 100000)"),
+		OPT_STRING(0, "read-preference", "MODE", &opt.read_preference,
+		    "primary (default), primaryPreferred, secondary,\n"
+		    "secondaryPreferred or nearest"),
+		OPT_CALL(0, "consistency", "C", parse_consistency, NULL,
+		    "fuzzy (default) or lock (fsyncLock the member read)"),
+		OPT_PROGRESS(&opt.progress),
+		OPT_URI_FILE(&opt.conn),
+		OPT_TLS_RETRY(&opt.conn),
+		OPT_END(),
+	};
+	int first;
+
+	select.filter = selection;
+	first = options_parse(&program, table, argc, argv);
+	free(select.args);
+	if (opt.output != NULL)
+		opt.directory = is_directory(opt.output);
+	return first < argc ? argv[first] : NULL;
 }
 
 /* --- the member ------------------------------------------------------ */

@@ -16,7 +16,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -33,6 +32,7 @@
 #include "entry.h"
 #include "mongo-errors.h"
 #include "ns.h"
+#include "options.h"
 #include "queue.h"
 #include "stream.h"
 
@@ -72,8 +72,7 @@ static struct {
 	long batch;
 	const char *into;
 	bool progress;
-	const char *uri_file;
-	const char *tls_ca_file;
+	struct conn_options conn;
 } opt = { .jobs = 2, .batch = 10000 };
 
 static ns_filter *selection;
@@ -88,8 +87,7 @@ static work_queue *tasks;	/* from the reader to the workers, 2 per job */
 static atomic_bool failed;	/* a worker met an error it could not cure */
 static struct timespec started, last_report;
 
-static void usage(void) __attribute__((noreturn));
-static void parse_options(int argc, char **argv, const char **input, const char **uri);
+static void read_command_line(int argc, char **argv, const char **input, const char **uri);
 static void start_workers(pthread_t *threads);
 static void stop_workers(pthread_t *threads);
 static void import_stream(stream_reader *reader, bool whole_snapshot);
@@ -112,10 +110,10 @@ main(int argc, char **argv)
 	die_init(argv[0]);
 	selection = ns_filter_new();
 	ns_filter_use_defaults(selection);
-	parse_options(argc, argv, &input, &uri_arg);
-	uri = conn_uri_resolve(uri_arg, opt.uri_file, "OPLOGKIT_TARGET_URI");
+	read_command_line(argc, argv, &input, &uri_arg);
+	uri = conn_uri_resolve(uri_arg, opt.conn.uri_file, "OPLOGKIT_TARGET_URI");
 	cli_catch_signals();
-	pool = conn_open_pool(uri, opt.tls_ca_file, (int)opt.jobs + 1);
+	pool = conn_open_pool(uri, opt.conn.tls_ca_file, (int)opt.jobs + 1);
 	client = mongoc_client_pool_pop(pool);
 	threads = xcalloc((size_t)opt.jobs, sizeof(*threads));
 	clock_gettime(CLOCK_MONOTONIC, &started);
@@ -153,42 +151,6 @@ main(int argc, char **argv)
 	return EXIT_DONE;
 }
 
-static void
-usage(void)
-{
-	fprintf(stderr,
-	    "usage: snap-import [--drop] [--ns GLOB] [--exclude GLOB] [--ns-regex RE]\n"
-	    "                   [--rename FROM=TO] [--jobs N] [--batch N] [--into NS]\n"
-	    "                   [--progress] [--uri-file FILE] [--tls-ca-file FILE]\n"
-	    "                   [INPUT] [URI]\n"
-	    "Load a snapshot stream, snap-export or mongodump directory into a server.\n");
-	exit(EXIT_USAGE);
-}
-
-static void
-print_help(void)
-{
-	printf("usage: snap-import [options] [INPUT] [URI]\n"
-	    "Load a snapshot stream, snap-export or mongodump directory into a server.\n\n"
-	    "INPUT is a stream file (default stdin, zstd or not), a directory written by\n"
-	    "snap-export -o, or a mongodump directory. URI is the destination\n"
-	    "($OPLOGKIT_TARGET_URI or --uri-file otherwise).\n\n"
-	    "      --drop               drop each collection before importing it\n"
-	    "      --ns GLOB            import matching namespaces (repeatable)\n"
-	    "      --exclude GLOB       skip matching namespaces (repeatable)\n"
-	    "      --ns-regex RE        import namespaces matching RE\n"
-	    "      --rename FROM=TO     import namespace FROM as TO ('*' carries over)\n"
-	    "  -j, --jobs N             insert over N connections (default 2)\n"
-	    "      --batch N            documents per insert batch (default 10000)\n"
-	    "      --into NS            INPUT is a plain BSON file of documents for NS\n"
-	    "      --progress           a progress line per second on stderr\n"
-	    "      --uri-file FILE      read the URI from FILE\n"
-	    "      --tls-ca-file FILE   connect with TLS, trusting FILE\n"
-	    "  -h, --help               this text\n"
-	    "      --version            the version\n");
-	exit(EXIT_DONE);
-}
-
 static bool
 looks_like_uri(const char *text)
 {
@@ -196,85 +158,57 @@ looks_like_uri(const char *text)
 }
 
 static void
-parse_options(int argc, char **argv, const char **input, const char **uri)
+parse_into(const char *name, const char *text, void *unused)
 {
-	static const struct option options[] = {
-		{ "drop", no_argument, NULL, 'd' },
-		{ "ns", required_argument, NULL, 'n' },
-		{ "exclude", required_argument, NULL, 'x' },
-		{ "ns-regex", required_argument, NULL, 'r' },
-		{ "rename", required_argument, NULL, 'R' },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "batch", required_argument, NULL, 'b' },
-		{ "into", required_argument, NULL, 'I' },
-		{ "progress", no_argument, NULL, 'p' },
-		{ "uri-file", required_argument, NULL, 'U' },
-		{ "tls-ca-file", required_argument, NULL, 'A' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *collection;
 	char db[NS_SIZE];
-	int ch;
 
-	while ((ch = getopt_long(argc, argv, "j:h", options, NULL)) != -1) {
-		switch (ch) {
-		case 'd':
-			opt.drop = true;
-			break;
-		case 'n':
-			cli_require(ns_filter_include(selection, optarg));
-			break;
-		case 'x':
-			cli_require(ns_filter_exclude(selection, optarg));
-			break;
-		case 'r':
-			cli_require(ns_filter_include_regex(selection, optarg));
-			break;
-		case 'R':
-			cli_require(ns_filter_rename(selection, optarg));
-			break;
-		case 'j':
-			opt.jobs = cli_range("--jobs", optarg, 1, 64);
-			break;
-		case 'b':
-			opt.batch = cli_range("--batch", optarg, 1, LONG_MAX);
-			break;
-		case 'I':
-			if (!ns_split(optarg, db, sizeof(db), &collection))
-				die(EXIT_USAGE, "--into: not a namespace DB.COLLECTION: '%s'", optarg);
-			opt.into = optarg;
-			break;
-		case 'p':
-			opt.progress = true;
-			break;
-		case 'U':
-			opt.uri_file = optarg;
-			break;
-		case 'A':
-			opt.tls_ca_file = optarg;
-			break;
-		case 'h':
-			print_help();
-			break;
-		case 'V':
-			cli_version();
-		default:
-			usage();
-		}
-	}
-	/* INPUT URI, or one of them: a mongodb:// argument is the URI. */
-	if (argc - optind > 2)
-		usage();
-	if (argc - optind == 2) {
-		*input = argv[optind];
-		*uri = argv[optind + 1];
-	} else if (argc - optind == 1) {
-		if (looks_like_uri(argv[optind]))
-			*uri = argv[optind];
+	(void)unused;
+	if (!ns_split(text, db, sizeof(db), &collection))
+		die(EXIT_USAGE, "%s: not a namespace DB.COLLECTION: '%s'", name, text);
+	opt.into = text;
+}
+
+static void
+read_command_line(int argc, char **argv, const char **input, const char **uri)
+{
+	static const struct program program = {
+		.name = "snap-import",
+		.synopsis = "[options] [INPUT] [URI]",
+		.summary = "Load a snapshot stream, snap-export or mongodump directory into a server.",
+		.details =
+		    "INPUT is a stream file (default stdin, zstd or not), a directory written by\n"
+		    "snap-export -o, or a mongodump directory. URI is the destination\n"
+		    "(--uri-file's or $OPLOGKIT_TARGET_URI otherwise); a lone operand that\n"
+		    "starts with mongodb:// is the URI.\n",
+		.min_operands = 0, .max_operands = 2,
+	};
+	struct ns_select select = { .filter = selection };
+	const struct option_def table[] = {
+		OPT_BOOL(0, "drop", &opt.drop, "drop each collection before importing it"),
+		OPT_NS_SELECT(&select),
+		OPT_NS_RENAME(&select),
+		OPT_NUMBER('j', "jobs", "N", &opt.jobs, 1, 64, "insert over N connections (default 2)"),
+		OPT_NUMBER(0, "batch", "N", &opt.batch, 1, LONG_MAX,
+		    "documents per insert batch (default 10000)"),
+		OPT_CALL(0, "into", "NS", parse_into, NULL,
+		    "INPUT is a plain BSON file of documents for NS"),
+		OPT_PROGRESS(&opt.progress),
+		OPT_URI_FILE(&opt.conn),
+		OPT_TLS_RETRY(&opt.conn),
+		OPT_END(),
+	};
+	int first = options_parse(&program, table, argc, argv);
+
+	free(select.args);
+	if (argc - first == 2) {
+		*input = argv[first];
+		*uri = argv[first + 1];
+	} else if (argc - first == 1) {
+		if (looks_like_uri(argv[first]))
+			*uri = argv[first];
 		else
-			*input = argv[optind];
+			*input = argv[first];
 	}
 }
 

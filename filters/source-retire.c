@@ -21,7 +21,6 @@
  * writes none, and then has nothing left to bring over).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -40,9 +39,9 @@
 #include "lag.h"
 #include "mongo-errors.h"
 #include "ns.h"
+#include "options.h"
 #include "shell.h"
 
-#define MAX_SELECT_ARGS 256
 
 /* One namespace to drop: its name, documents, writes after --since. */
 struct victim {
@@ -58,21 +57,18 @@ struct plan {
 };
 
 static struct {
-	const char *source, *target, *source_file, *target_file, *tls_ca_file;
+	struct conn_options conn;
 	const char *reverse_name, *stop_cmd;
 	timestamp_t since;
 	bool has_since, yes, dry_run;
 	long fresh_ms, rechecks;
 	ns_filter *filter;
-	const char *select_args[MAX_SELECT_ARGS];	/* --ns X ... for sync-check */
-	size_t select_count;
+	struct ns_select select;	/* and its options as given, for sync-check */
 } opt = {
 	.reverse_name = "default", .fresh_ms = 60 * 1000, .rechecks = 5,
 };
 
-static void usage(void) __attribute__((noreturn));
-static void usage_error(void) __attribute__((noreturn));
-static void parse_options(int argc, char **argv);
+static void read_command_line(int argc, char **argv, const char **source, const char **target);
 static void plan_list(mongoc_client_t *source, struct plan *plan);
 static void plan_count(mongoc_client_t *source, struct plan *plan);
 static void plan_print(const struct plan *plan);
@@ -87,6 +83,7 @@ main(int argc, char **argv)
 {
 	struct plan plan = { NULL, 0, 0, 0, 0, 0 };
 	mongoc_client_t *source, *target;
+	const char *source_arg, *target_arg;
 	char *source_uri, *target_uri;
 	size_t k;
 	int status;
@@ -94,13 +91,12 @@ main(int argc, char **argv)
 	die_init(argv[0]);
 	opt.filter = ns_filter_new();
 	ns_filter_use_defaults(opt.filter);
-	parse_options(argc, argv);
-	source_uri = conn_uri_resolve(optind < argc ? argv[optind] : NULL, opt.source_file,
-	    "OPLOGKIT_SOURCE_URI");
-	target_uri = conn_uri_resolve(optind < argc ? argv[optind + 1] : NULL, opt.target_file,
-	    "OPLOGKIT_TARGET_URI");
-	source = conn_open(source_uri, opt.tls_ca_file);
-	target = conn_open(target_uri, opt.tls_ca_file);
+	opt.select.filter = opt.filter;
+	read_command_line(argc, argv, &source_arg, &target_arg);
+	source_uri = conn_uri_resolve(source_arg, opt.conn.source_file, "OPLOGKIT_SOURCE_URI");
+	target_uri = conn_uri_resolve(target_arg, opt.conn.target_file, "OPLOGKIT_TARGET_URI");
+	source = conn_open(source_uri, opt.conn.tls_ca_file);
+	target = conn_open(target_uri, opt.conn.tls_ca_file);
 	cli_catch_signals();
 
 	plan_list(source, &plan);
@@ -111,6 +107,7 @@ main(int argc, char **argv)
 	conn_close(source);
 	conn_close(target);
 	ns_filter_free(opt.filter);
+	free(opt.select.args);
 	free(source_uri);
 	free(target_uri);
 	if (fflush(stdout) != 0 || ferror(stdout))
@@ -150,115 +147,55 @@ retire(mongoc_client_t *source, mongoc_client_t *target, struct plan *plan,
 	return drop_all(source, plan) ? EXIT_DONE : EXIT_DIFFERENT;
 }
 
-static void
-usage(void)
-{
-	printf("usage: source-retire --since TS [--yes | --dry-run] [--ns GLOB] [--exclude GLOB]\n"
-	    "                     [--ns-regex RE] [--reverse-name NAME] [--fresh DUR]\n"
-	    "                     [--rechecks N] [--stop-cmd CMD] [--retry-for DUR]\n"
-	    "                     [--source-uri-file FILE]\n"
-	    "                     [--target-uri-file FILE] [--tls-ca-file FILE] [SOURCE TARGET]\n"
-	    "Drop the migrated namespaces from the old cluster (SOURCE) once it is safe:\n"
-	    "no writes there after the switch but the reverse stream's, and a final\n"
-	    "sync-check finds both sides equal. Without --yes only lists them.\n"
-	    "  --since TS        the source's ts at the switch (entry-switch's drain line)\n"
-	    "  --yes             drop them\n"
-	    "  --dry-run         run every check, list what would go, drop nothing\n"
-	    "  --ns GLOB, --exclude GLOB, --ns-regex RE  the selection (as sync-check;\n"
-	    "                    without --ns, admin, config, local, oplogkit are left)\n"
-	    "  --reverse-name NAME  the reverse stream's checkpoint on SOURCE (default)\n"
-	    "  --fresh DUR       a checkpoint this recent means it runs (60s)\n"
-	    "  --rechecks N      rechecks of differences still in flight (5)\n"
-	    "  --stop-cmd CMD    run before the first drop (sh -c), to stop the reverse stream\n"
-	    "  --retry-for DUR   retry a lost connection this long (60s)\n"
-	    "URIs default to $OPLOGKIT_SOURCE_URI and $OPLOGKIT_TARGET_URI.\n"
-	    "Exit 0 dropped (or would drop), 1 refused, 2 usage, 4 server error.\n");
-	exit(EXIT_DONE);
-}
-
-static void
-usage_error(void)
-{
-	fprintf(stderr, "usage: source-retire --since TS [--yes | --dry-run] [--ns GLOB] "
-	    "[--exclude GLOB] [options] [SOURCE TARGET]\n"
-	    "       source-retire --help\n");
-	exit(EXIT_USAGE);
-}
-
 /* Remember a selection option to hand it on to sync-check. */
 static void
-select_arg(const char *option, const char *value)
+parse_since(const char *name, const char *text, void *unused)
 {
-	if (opt.select_count + 2 > MAX_SELECT_ARGS)
-		die(EXIT_USAGE, "%s: more than %d selection options", option, MAX_SELECT_ARGS / 2);
-	opt.select_args[opt.select_count++] = option;
-	opt.select_args[opt.select_count++] = value;
+	(void)unused;
+	if (!ts_parse(text, &opt.since))
+		die(EXIT_USAGE, "%s: not a timestamp: %s", name, text);
+	opt.has_since = true;
 }
 
+/* The SOURCE TARGET operands, or NULLs. */
 static void
-parse_options(int argc, char **argv)
+read_command_line(int argc, char **argv, const char **source, const char **target)
 {
-	enum { NS = 256, EXCLUDE, NS_REGEX, SINCE, YES, DRY_RUN, REVERSE_NAME, FRESH, RECHECKS,
-	    STOP_CMD, RETRY_FOR, SOURCE_FILE, TARGET_FILE, TLS_CA };
-	static const struct option options[] = {
-		{ "ns", required_argument, NULL, NS },
-		{ "exclude", required_argument, NULL, EXCLUDE },
-		{ "ns-regex", required_argument, NULL, NS_REGEX },
-		{ "since", required_argument, NULL, SINCE },
-		{ "yes", no_argument, NULL, YES },
-		{ "dry-run", no_argument, NULL, DRY_RUN },
-		{ "reverse-name", required_argument, NULL, REVERSE_NAME },
-		{ "fresh", required_argument, NULL, FRESH },
-		{ "rechecks", required_argument, NULL, RECHECKS },
-		{ "stop-cmd", required_argument, NULL, STOP_CMD },
-		{ "retry-for", required_argument, NULL, RETRY_FOR },
-		{ "source-uri-file", required_argument, NULL, SOURCE_FILE },
-		{ "target-uri-file", required_argument, NULL, TARGET_FILE },
-		{ "tls-ca-file", required_argument, NULL, TLS_CA },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	static const struct program program = {
+		.name = "source-retire",
+		.synopsis = "--since TS [--yes | --dry-run] [options] [SOURCE TARGET]",
+		.summary = "Drop the migrated namespaces from the old cluster (SOURCE) once it is safe:\n"
+		    "no writes there after the switch but the reverse stream's, and a final\n"
+		    "sync-check finds both sides equal. Without --yes only lists them.",
+		.details = "SOURCE and TARGET default to --source-uri-file's and --target-uri-file's,\n"
+		    "else $OPLOGKIT_SOURCE_URI and $OPLOGKIT_TARGET_URI.\n",
+		.min_operands = 0, .max_operands = 2,
 	};
-	int ch;
+	const struct option_def table[] = {
+		OPT_CALL(0, "since", "TS", parse_since, NULL,
+		    "the source's ts at the switch (entry-switch's drain line)"),
+		OPT_BOOL(0, "yes", &opt.yes, "drop them"),
+		OPT_BOOL(0, "dry-run", &opt.dry_run, "run every check, list what would go, drop nothing"),
+		OPT_NS_SELECT(&opt.select),
+		OPT_STRING(0, "reverse-name", "NAME", &opt.reverse_name,
+		    "the reverse stream's checkpoint on SOURCE (default)"),
+		OPT_DURATION(0, "fresh", "DUR", &opt.fresh_ms, "a checkpoint this recent means it runs (60s)"),
+		OPT_NUMBER(0, "rechecks", "N", &opt.rechecks, 0, LONG_MAX,
+		    "rechecks of differences still in flight (5)"),
+		OPT_STRING(0, "stop-cmd", "CMD", &opt.stop_cmd,
+		    "run before the first drop (sh -c), to stop the reverse stream"),
+		OPT_URI_FILES(&opt.conn),
+		OPT_TLS_RETRY(&opt.conn),
+		OPT_END(),
+	};
+	int first = options_parse(&program, table, argc, argv);
 
-	while ((ch = getopt_long(argc, argv, "hV", options, NULL)) != -1) {
-		switch (ch) {
-		case NS:
-			cli_require(ns_filter_include(opt.filter, optarg));
-			select_arg("--ns", optarg);
-			break;
-		case EXCLUDE:
-			cli_require(ns_filter_exclude(opt.filter, optarg));
-			select_arg("--exclude", optarg);
-			break;
-		case NS_REGEX:
-			cli_require(ns_filter_include_regex(opt.filter, optarg));
-			select_arg("--ns-regex", optarg);
-			break;
-		case SINCE:
-			if (!ts_parse(optarg, &opt.since))
-				die(EXIT_USAGE, "--since: not a timestamp: %s", optarg);
-			opt.has_since = true;
-			break;
-		case YES: opt.yes = true; break;
-		case DRY_RUN: opt.dry_run = true; break;
-		case REVERSE_NAME: opt.reverse_name = optarg; break;
-		case FRESH: opt.fresh_ms = cli_duration_ms("--fresh", optarg); break;
-		case RECHECKS: opt.rechecks = cli_number("--rechecks", optarg); break;
-		case STOP_CMD: opt.stop_cmd = optarg; break;
-		case RETRY_FOR: conn_set_retry_for(cli_duration_ms("--retry-for", optarg)); break;
-		case SOURCE_FILE: opt.source_file = optarg; break;
-		case TARGET_FILE: opt.target_file = optarg; break;
-		case TLS_CA: opt.tls_ca_file = optarg; break;
-		case 'h': usage();
-		case 'V': cli_version();
-		default: usage_error();
-		}
-	}
-	if (argc - optind != 0 && argc - optind != 2) {
+	if (argc - first == 1) {
 		warnmsg("give both SOURCE and TARGET, or neither (then the files or environment)");
-		usage_error();
+		options_usage_error(&program);
 	}
+	*source = first < argc ? argv[first] : NULL;
+	*target = first < argc ? argv[first + 1] : NULL;
 	if (opt.yes && opt.dry_run)
 		die(EXIT_USAGE, "--yes and --dry-run: choose one");
 	/* Without the switch ts there is no telling who wrote to the source. */
@@ -625,7 +562,7 @@ static int
 sync_check_run(const char *source_uri, const char *target_uri, const char *output,
     const char *previous)
 {
-	const char *argv[MAX_SELECT_ARGS + 12];
+	const char **argv = xcalloc(opt.select.count + 12, sizeof(*argv));
 	char path[PATH_MAX];
 	size_t n = 0, k;
 	pid_t pid, done;
@@ -641,12 +578,13 @@ sync_check_run(const char *source_uri, const char *target_uri, const char *outpu
 		argv[n++] = "--recheck";
 		argv[n++] = previous;
 	}
-	for (k = 0; k < opt.select_count; k++)
-		argv[n++] = opt.select_args[k];
+	for (k = 0; k < opt.select.count; k++)
+		argv[n++] = opt.select.args[k];
 	argv[n] = NULL;
 	fflush(stdout);
 	if ((pid = fork()) < 0) {
 		warnmsg("sync-check: fork: %s", strerror(errno));
+		free(argv);
 		return -1;
 	}
 	if (pid == 0) {
@@ -657,6 +595,7 @@ sync_check_run(const char *source_uri, const char *target_uri, const char *outpu
 		fprintf(stderr, "%s: %s: %s\n", die_progname(), path, strerror(errno));
 		_exit(127);
 	}
+	free(argv);
 	while ((done = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 		continue;
 	if (done < 0) {

@@ -15,7 +15,6 @@
  * Extended JSON line each), the summary to stderr.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -29,6 +28,7 @@
 #include "entry.h"
 #include "lag.h"
 #include "ns.h"
+#include "options.h"
 #include "order.h"
 #include "stream.h"
 
@@ -37,7 +37,8 @@
 #define MAX_JOBS 64
 
 static struct {
-	const char *source_file, *target_file, *tls_ca_file, *output, *recheck;
+	struct conn_options conn;
+	const char *output, *recheck;
 	const char *name;
 	bool lag_only, watch, json, has_max_lag;
 	long max_lag_ms, jobs;
@@ -79,9 +80,7 @@ struct pending {
 	bool from_source;	/* missing on the target (else: extra there) */
 };
 
-static void usage(void) __attribute__((noreturn));
-static void usage_error(void) __attribute__((noreturn));
-static void parse_options(int argc, char **argv, char **source_uri, char **target_uri);
+static void read_command_line(int argc, char **argv, char **source_uri, char **target_uri);
 static int run_lag(struct check *check);
 static int run_compare(struct check *check);
 static int run_recheck(struct check *check);
@@ -98,7 +97,7 @@ main(int argc, char **argv)
 	die_init(argv[0]);
 	opt.filter = ns_filter_new();
 	ns_filter_use_defaults(opt.filter);
-	parse_options(argc, argv, &source_uri, &target_uri);
+	read_command_line(argc, argv, &source_uri, &target_uri);
 	check_open(&check, source_uri, target_uri);
 	if (opt.lag_only || opt.watch)
 		status = run_lag(&check);
@@ -114,112 +113,55 @@ main(int argc, char **argv)
 }
 
 static void
-usage(void)
+parse_max_lag(const char *name, const char *text, void *unused)
 {
-	printf("usage: sync-check [--ns GLOB] [--exclude GLOB] [--ns-regex RE] [-j N]\n"
-	    "                  [--json] [-o FILE] [--name NAME] [--max-lag DURATION]\n"
-	    "                  [--source-uri-file FILE] [--target-uri-file FILE]\n"
-	    "                  [--tls-ca-file FILE] [--retry-for DURATION] [SOURCE TARGET]\n"
-	    "       sync-check --recheck FILE [options] [SOURCE TARGET]\n"
-	    "       sync-check --lag-only [--max-lag DURATION] | --watch [options] [SOURCE TARGET]\n"
-	    "Compare two servers: namespaces, collection options, indexes, every document;\n"
-	    "write the differences as BSON {ns, _id, kind} and report the applier's lag.\n"
-	    "  --ns GLOB          compare only matching namespaces (repeatable)\n"
-	    "  --exclude GLOB     skip matching namespaces (repeatable)\n"
-	    "  --ns-regex RE      compare namespaces matching the POSIX ERE\n"
-	    "  -j, --jobs N       compare N collections at once (1)\n"
-	    "  --json             one relaxed Extended JSON line per difference\n"
-	    "  -o, --output FILE  write the differences to FILE instead of stdout\n"
-	    "  --recheck FILE     re-read only what FILE (an earlier output) lists\n"
-	    "  --name NAME        the applier's checkpoint on the target (default)\n"
-	    "  --lag-only         only print the lag: seconds and entries behind\n"
-	    "  --max-lag DUR      exit 1 when the lag is over DUR (or unknown)\n"
-	    "  --watch            print the lag every second until interrupted\n"
-	    "  --retry-for DUR    retry a lost connection for this long (60s)\n"
-	    "URIs default to $OPLOGKIT_SOURCE_URI and $OPLOGKIT_TARGET_URI.\n"
-	    "Exit 0 in sync, 1 different, 2 usage, 4 server error.\n");
-	exit(EXIT_DONE);
+	(void)unused;
+	opt.max_lag_ms = cli_duration_ms(name, text);
+	opt.has_max_lag = true;
 }
 
 static void
-usage_error(void)
+read_command_line(int argc, char **argv, char **source_uri, char **target_uri)
 {
-	fprintf(stderr, "usage: sync-check [--ns GLOB] [--exclude GLOB] [-j N] [--json] [-o FILE]\n"
-	    "                  [--recheck FILE] [--lag-only] [--max-lag DUR] [--watch] [SOURCE TARGET]\n");
-	exit(EXIT_USAGE);
-}
-
-static void
-parse_options(int argc, char **argv, char **source_uri, char **target_uri)
-{
-	enum { NS = 256, EXCLUDE, NS_REGEX, JSON, RECHECK, NAME, LAG_ONLY, MAX_LAG, WATCH,
-	    RETRY_FOR, SOURCE_FILE, TARGET_FILE, TLS_CA };
-	static const struct option options[] = {
-		{ "ns", required_argument, NULL, NS },
-		{ "exclude", required_argument, NULL, EXCLUDE },
-		{ "ns-regex", required_argument, NULL, NS_REGEX },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "json", no_argument, NULL, JSON },
-		{ "output", required_argument, NULL, 'o' },
-		{ "recheck", required_argument, NULL, RECHECK },
-		{ "name", required_argument, NULL, NAME },
-		{ "lag-only", no_argument, NULL, LAG_ONLY },
-		{ "max-lag", required_argument, NULL, MAX_LAG },
-		{ "watch", no_argument, NULL, WATCH },
-		{ "retry-for", required_argument, NULL, RETRY_FOR },
-		{ "source-uri-file", required_argument, NULL, SOURCE_FILE },
-		{ "target-uri-file", required_argument, NULL, TARGET_FILE },
-		{ "tls-ca-file", required_argument, NULL, TLS_CA },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	static const struct program program = {
+		.name = "sync-check",
+		.synopsis = "[options] [SOURCE TARGET]",
+		.summary = "Compare two servers: namespaces, collection options, indexes, every document;\n"
+		    "write the differences as BSON {ns, _id, kind} and report the applier's lag.",
+		.details = "SOURCE and TARGET default to --source-uri-file's and --target-uri-file's,\n"
+		    "else $OPLOGKIT_SOURCE_URI and $OPLOGKIT_TARGET_URI.\n",
+		.min_operands = 0, .max_operands = 2,
 	};
-	int ch;
+	struct ns_select select = { .filter = opt.filter };
+	const struct option_def table[] = {
+		OPT_NS_SELECT(&select),
+		OPT_NUMBER('j', "jobs", "N", &opt.jobs, 1, MAX_JOBS, "compare N collections at once (1)"),
+		OPT_BOOL(0, "json", &opt.json, "one relaxed Extended JSON line per difference"),
+		OPT_OUTPUT(&opt.output, "write the differences to FILE instead of stdout"),
+		OPT_STRING(0, "recheck", "FILE", &opt.recheck,
+		    "re-read only what FILE (an earlier output) lists"),
+		OPT_STRING(0, "name", "NAME", &opt.name,
+		    "the applier's checkpoint on the target (default)"),
+		OPT_BOOL(0, "lag-only", &opt.lag_only, "only print the lag: seconds and entries behind"),
+		OPT_CALL(0, "max-lag", "DUR", parse_max_lag, NULL,
+		    "exit 1 when the lag is over DUR (or unknown)"),
+		OPT_BOOL(0, "watch", &opt.watch, "print the lag every second until interrupted"),
+		OPT_URI_FILES(&opt.conn),
+		OPT_TLS_RETRY(&opt.conn),
+		OPT_END(),
+	};
+	int first = options_parse(&program, table, argc, argv);
 
-	while ((ch = getopt_long(argc, argv, "j:o:hV", options, NULL)) != -1) {
-		switch (ch) {
-		case NS:
-			cli_require(ns_filter_include(opt.filter, optarg));
-			break;
-		case EXCLUDE:
-			cli_require(ns_filter_exclude(opt.filter, optarg));
-			break;
-		case NS_REGEX:
-			cli_require(ns_filter_include_regex(opt.filter, optarg));
-			break;
-		case 'j':
-			opt.jobs = cli_number("--jobs", optarg);
-			if (opt.jobs < 1 || opt.jobs > MAX_JOBS)
-				die(EXIT_USAGE, "--jobs: must be 1..%d, not %ld", MAX_JOBS, opt.jobs);
-			break;
-		case JSON: opt.json = true; break;
-		case 'o': opt.output = optarg; break;
-		case RECHECK: opt.recheck = optarg; break;
-		case NAME: opt.name = optarg; break;
-		case LAG_ONLY: opt.lag_only = true; break;
-		case MAX_LAG:
-			opt.max_lag_ms = cli_duration_ms("--max-lag", optarg);
-			opt.has_max_lag = true;
-			break;
-		case WATCH: opt.watch = true; break;
-		case RETRY_FOR: conn_set_retry_for(cli_duration_ms("--retry-for", optarg)); break;
-		case SOURCE_FILE: opt.source_file = optarg; break;
-		case TARGET_FILE: opt.target_file = optarg; break;
-		case TLS_CA: opt.tls_ca_file = optarg; break;
-		case 'h': usage();
-		case 'V': cli_version();
-		default: usage_error();
-		}
-	}
-	if (argc - optind != 0 && argc - optind != 2) {
+	free(select.args);
+	if (argc - first == 1) {
 		warnmsg("give both SOURCE and TARGET, or neither (then the files or environment)");
-		usage_error();
+		options_usage_error(&program);
 	}
 	if ((opt.lag_only || opt.watch) && opt.recheck != NULL)
 		die(EXIT_USAGE, "--recheck compares documents: not with --lag-only or --watch");
-	*source_uri = conn_uri_resolve(optind < argc ? argv[optind] : NULL, opt.source_file,
+	*source_uri = conn_uri_resolve(first < argc ? argv[first] : NULL, opt.conn.source_file,
 	    "OPLOGKIT_SOURCE_URI");
-	*target_uri = conn_uri_resolve(optind < argc ? argv[optind + 1] : NULL, opt.target_file,
+	*target_uri = conn_uri_resolve(first < argc ? argv[first + 1] : NULL, opt.conn.target_file,
 	    "OPLOGKIT_TARGET_URI");
 }
 
@@ -227,8 +169,8 @@ static void
 check_open(struct check *check, const char *source_uri, const char *target_uri)
 {
 	memset(check, 0, sizeof(*check));
-	check->source_pool = conn_open_pool(source_uri, opt.tls_ca_file, (int)opt.jobs + 1);
-	check->target_pool = conn_open_pool(target_uri, opt.tls_ca_file, (int)opt.jobs + 1);
+	check->source_pool = conn_open_pool(source_uri, opt.conn.tls_ca_file, (int)opt.jobs + 1);
+	check->target_pool = conn_open_pool(target_uri, opt.conn.tls_ca_file, (int)opt.jobs + 1);
 	if (pthread_mutex_init(&check->lock, NULL) != 0)
 		die(EXIT_LOCAL, "pthread_mutex_init failed");
 	if (opt.lag_only || opt.watch)

@@ -89,6 +89,22 @@ switch() {
 	assert_equal "$(oplog-read --now "$DST_URI")" "$switch_ts"
 }
 
+@test "entry-switch takes SOURCE and TARGET as operands, as README's recipe writes it" {
+	checkpoint_at
+	SRC=$SRC_URI DST=$DST_URI
+	run --separate-stderr entry-switch --lag 1s --name "$name" --entry-file entry --entry-value "$DST" \
+		--fence-cmd "$fence_cmd" --unfence-cmd "$unfence_cmd" "$SRC" "$DST"
+	assert_success
+	assert_line --regexp '^result +switched$'
+	assert_equal "$(cat entry)" "$DST_URI"
+	assert_equal "$(cat fence.log | tr '\n' ' ')" 'up down '
+	# One operand, or operands and --source/--target both, is a usage error.
+	run entry-switch --name "$name" --entry-file entry --entry-value x --no-fence "$SRC"
+	assert_failure 2
+	run entry-switch --source "$SRC" --name "$name" --entry-file entry --entry-value x --no-fence "$SRC" "$DST"
+	assert_failure 2
+}
+
 @test "entry-switch replaces a symlink entry atomically" {
 	checkpoint_at
 	ln -s old.conf current

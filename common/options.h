@@ -1,0 +1,147 @@
+/*
+ * options.h - a declared command line (after git's parse-options.h).
+ *
+ * A program lists its options once, in a table; from that one table come
+ * the parsing, the --help text and the usage error, so they cannot drift.
+ * Options several programs take are shared groups below (selection,
+ * rename, connection, output, progress): the same spelling, argument and
+ * help line everywhere. -h/--help and --version are every program's and
+ * need no entry (and no program gives -h another meaning).
+ *
+ *	static const struct option_def table[] = {
+ *		OPT_NS_SELECT(&selection),
+ *		OPT_NUMBER('j', "jobs", "N", &jobs, 1, 64, "insert over N connections"),
+ *		OPT_END(),
+ *	};
+ *	first = options_parse(&program, table, argc, argv);
+ */
+#ifndef OPLOGKIT_OPTIONS_H
+#define OPLOGKIT_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "ns.h"
+
+enum option_type {
+	OPTION_END,
+	OPTION_BOOL,		/* value: bool *, set true */
+	OPTION_STRING,		/* value: const char **, the argument */
+	OPTION_NUMBER,		/* value: long *, an integer within [min, max] */
+	OPTION_DURATION,	/* value: long *, milliseconds ("250ms", "2s", "1m") */
+	OPTION_CALL,		/* call(name, argument, value); argument NULL for a flag */
+};
+
+struct option_def {
+	enum option_type type;
+	int short_name;		/* 0: none */
+	const char *long_name;
+	const char *argument;	/* its name in --help ("N", "FILE"); NULL: takes none */
+	bool optional;		/* --name[=ARG]: the argument may be left out */
+	const char *help;	/* what it does; "\n" starts another help line */
+	void *value;
+	long min, max;
+	void (*call)(const char *name, const char *argument, void *value);
+};
+
+#define OPT_BOOL(s, l, v, h) \
+	{ .type = OPTION_BOOL, .short_name = (s), .long_name = (l), .help = (h), .value = (v) }
+#define OPT_STRING(s, l, a, v, h) \
+	{ .type = OPTION_STRING, .short_name = (s), .long_name = (l), .argument = (a), \
+	  .help = (h), .value = (v) }
+#define OPT_NUMBER(s, l, a, v, lo, hi, h) \
+	{ .type = OPTION_NUMBER, .short_name = (s), .long_name = (l), .argument = (a), \
+	  .help = (h), .value = (v), .min = (lo), .max = (hi) }
+#define OPT_DURATION(s, l, a, v, h) \
+	{ .type = OPTION_DURATION, .short_name = (s), .long_name = (l), .argument = (a), \
+	  .help = (h), .value = (v) }
+#define OPT_CALL(s, l, a, f, v, h) \
+	{ .type = OPTION_CALL, .short_name = (s), .long_name = (l), .argument = (a), \
+	  .help = (h), .value = (v), .call = (f) }
+#define OPT_CALL_OPTIONAL(s, l, a, f, v, h) \
+	{ .type = OPTION_CALL, .short_name = (s), .long_name = (l), .argument = (a), \
+	  .optional = true, .help = (h), .value = (v), .call = (f) }
+#define OPT_END() { .type = OPTION_END }
+
+/* ---- shared groups ---- */
+
+/*
+ * Namespace selection: --ns GLOB, --exclude GLOB, --ns-regex RE (and
+ * --rename FROM=TO) into select->filter, which the caller creates. Each
+ * option is also kept in args as given, for a program that passes the
+ * selection on; the caller frees args.
+ */
+struct ns_select {
+	ns_filter *filter;
+	const char **args;	/* "--ns", "a.*", ... */
+	size_t count;
+};
+void options_ns_select(const char *name, const char *argument, void *select);
+#define OPT_NS_SELECT(select) \
+	OPT_CALL(0, "ns", "GLOB", options_ns_select, (select), \
+	    "select namespaces matching GLOB (repeatable)"), \
+	OPT_CALL(0, "exclude", "GLOB", options_ns_select, (select), \
+	    "skip namespaces matching GLOB (repeatable)"), \
+	OPT_CALL(0, "ns-regex", "RE", options_ns_select, (select), \
+	    "select namespaces matching the POSIX ERE RE (repeatable)")
+#define OPT_NS_RENAME(select) \
+	OPT_CALL(0, "rename", "FROM=TO", options_ns_select, (select), \
+	    "write namespace FROM as TO ('*' carries over; repeatable)")
+
+/* Connection: where the URI comes from when not an operand, TLS, retries. */
+struct conn_options {
+	const char *uri_file;		/* --uri-file (one server) */
+	const char *source_file;	/* --source-uri-file (two) */
+	const char *target_file;	/* --target-uri-file (two) */
+	const char *tls_ca_file;
+};
+void options_retry_for(const char *name, const char *argument, void *unused);
+#define OPT_URI_FILE(c) \
+	OPT_STRING(0, "uri-file", "FILE", &(c)->uri_file, "read the URI from FILE's first line")
+#define OPT_URI_FILES(c) \
+	OPT_STRING(0, "source-uri-file", "FILE", &(c)->source_file, \
+	    "read the source's URI from FILE's first line"), \
+	OPT_STRING(0, "target-uri-file", "FILE", &(c)->target_file, \
+	    "read the target's URI from FILE's first line")
+#define OPT_TLS_RETRY(c) \
+	OPT_STRING(0, "tls-ca-file", "FILE", &(c)->tls_ca_file, "connect with TLS, trusting FILE"), \
+	OPT_CALL(0, "retry-for", "DUR", options_retry_for, NULL, \
+	    "retry a lost connection for DUR (default 60s)")
+
+/* Output: -o FILE, -z/--zstd[=LEVEL] (zstd 0: uncompressed). */
+void options_zstd(const char *name, const char *argument, void *level);
+#define OPT_OUTPUT(path, help) OPT_STRING('o', "output", "FILE", (path), (help))
+#define OPT_ZSTD(level) \
+	OPT_CALL_OPTIONAL('z', "zstd", "LEVEL", options_zstd, (level), \
+	    "compress with zstd (level 1..22, default 3)")
+#define OPT_PROGRESS(flag) \
+	OPT_BOOL(0, "progress", (flag), "a progress line per second on stderr")
+
+/* ---- the parser ---- */
+
+struct program {
+	const char *name;	/* "snap-export" */
+	const char *synopsis;	/* after "usage: NAME ": "[options] [URI]" */
+	const char *summary;	/* one line: what the program does */
+	const char *details;	/* NULL, or text printed after the option list */
+	int min_operands, max_operands;
+};
+
+/*
+ * Parse argv by table (getopt_long order: options and operands may mix,
+ * "--" ends the options). -h/--help prints the help and exits 0,
+ * --version the version; an unknown option, a bad value or an operand
+ * count outside [min_operands, max_operands] is a usage error (exit 2).
+ * Returns the index of the first operand.
+ */
+int options_parse(const struct program *program, const struct option_def *table,
+    int argc, char **argv);
+
+/* "usage: NAME SYNOPSIS" on stderr and exit 2, after the caller's message. */
+void options_usage_error(const struct program *program) __attribute__((noreturn));
+
+/* The --help text on out. */
+void options_help(const struct program *program, const struct option_def *table, FILE *out);
+
+#endif
