@@ -97,6 +97,24 @@ bin/entry-proxy: $(OBJ)/filters/entry-proxy.o $(PROXY_OBJ) $(OBJ)/libcommon.a $(
 	@mkdir -p bin
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(PROXY_OBJ) $(OBJ)/libcommon.a $(LIBS)
 
+# The other programs in several files: filters/PROGRAM.c is the command
+# line, filters/DIR/*.c the engine ($(call parts,PROGRAM,DIR)).
+define parts
+$(1)_OBJ = $$(patsubst filters/$(2)/%.c,$$(OBJ)/$(2)/%.o,$$(wildcard filters/$(2)/*.c))
+
+$$(OBJ)/$(2)/%.o: filters/$(2)/%.c filters/$(2)/*.h common/*.h
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) -c -o $$@ $$<
+
+$$(OBJ)/filters/$(1).o: filters/$(2)/*.h
+
+bin/$(1): $$(OBJ)/filters/$(1).o $$($(1)_OBJ) $$(OBJ)/libcommon.a $$(OBJ)/.variant
+	@mkdir -p bin
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$< $$($(1)_OBJ) $$(OBJ)/libcommon.a $$(LIBS)
+endef
+
+$(eval $(call parts,snap-export,export))
+
 bin/oplogkit-loadgen: examples/loadgen.c $(OBJ)/libcommon.a $(OBJ)/.variant common/*.h
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
