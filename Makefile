@@ -114,6 +114,7 @@ bin/$(1): $$(OBJ)/filters/$(1).o $$($(1)_OBJ) $$(OBJ)/libcommon.a $$(OBJ)/.varia
 endef
 
 $(eval $(call parts,snap-export,export))
+$(eval $(call parts,snap-import,import))
 
 bin/oplogkit-loadgen: examples/loadgen.c $(OBJ)/libcommon.a $(OBJ)/.variant common/*.h
 	@mkdir -p bin
