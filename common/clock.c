@@ -64,3 +64,13 @@ clock_deadline(clockid_t clock, long ms)
 	}
 	return when;
 }
+
+bool
+clock_progress_due(struct timespec *last, bool final, struct timespec *now)
+{
+	clock_gettime(CLOCK_MONOTONIC, now);
+	if (!final && now->tv_sec - last->tv_sec < 1)
+		return false;
+	*last = *now;
+	return true;
+}

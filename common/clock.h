@@ -5,6 +5,7 @@
 #ifndef OPLOGKIT_CLOCK_H
 #define OPLOGKIT_CLOCK_H
 
+#include <stdbool.h>
 #include <time.h>
 
 /* Monotonic milliseconds since some fixed point. */
@@ -20,6 +21,13 @@ double clock_seconds_between(const struct timespec *from, const struct timespec 
 
 /* Sleep ms milliseconds; a signal cuts it short, so callers see cli_stop. */
 void clock_sleep_ms(long ms);
+
+/*
+ * Whether a once-a-second progress line is due: always when final, else
+ * when a second passed since *last (CLOCK_MONOTONIC). When due, *now and
+ * *last are set to the time now.
+ */
+bool clock_progress_due(struct timespec *last, bool final, struct timespec *now);
 
 /* Now plus ms on clock: a deadline for pthread_cond_timedwait and the like. */
 struct timespec clock_deadline(clockid_t clock, long ms);

@@ -109,6 +109,10 @@ void options_retry_for(const char *name, const char *argument, void *unused);
 	OPT_CALL(0, "retry-for", "DUR", options_retry_for, NULL, \
 	    "retry a lost connection for DUR (default 60s)")
 
+/* The whole connection group, for a program of one server or of two. */
+#define OPT_CONNECTION(c) OPT_URI_FILE(c), OPT_TLS_RETRY(c)
+#define OPT_CONNECTIONS(c) OPT_URI_FILES(c), OPT_TLS_RETRY(c)
+
 /* Output: -o FILE, -z/--zstd[=LEVEL] (zstd 0: uncompressed). */
 void options_zstd(const char *name, const char *argument, void *level);
 #define OPT_OUTPUT(path, help) OPT_STRING('o', "output", "FILE", (path), (help))

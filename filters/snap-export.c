@@ -116,8 +116,7 @@ read_command_line(struct export_config *config, ns_filter *selection, int argc, 
 		OPT_CALL(0, "consistency", "C", parse_consistency, config,
 		    "fuzzy (default) or lock (fsyncLock the member read)"),
 		OPT_PROGRESS(&config->progress),
-		OPT_URI_FILE(&config->conn),
-		OPT_TLS_RETRY(&config->conn),
+		OPT_CONNECTION(&config->conn),
 		OPT_END(),
 	};
 	int first = options_parse(&program, table, argc, argv);

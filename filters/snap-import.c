@@ -92,8 +92,7 @@ read_command_line(struct import_config *config, ns_filter *selection, int argc, 
 		OPT_CALL(0, "into", "NS", parse_into, config,
 		    "INPUT is a plain BSON file of documents for NS"),
 		OPT_PROGRESS(&config->progress),
-		OPT_URI_FILE(&config->conn),
-		OPT_TLS_RETRY(&config->conn),
+		OPT_CONNECTION(&config->conn),
 		OPT_END(),
 	};
 	int first = options_parse(&program, table, argc, argv);

@@ -184,8 +184,7 @@ read_command_line(int argc, char **argv, const char **source, const char **targe
 		    "rechecks of differences still in flight (5)"),
 		OPT_STRING(0, "stop-cmd", "CMD", &opt.stop_cmd,
 		    "run before the first drop (sh -c), to stop the reverse stream"),
-		OPT_URI_FILES(&opt.conn),
-		OPT_TLS_RETRY(&opt.conn),
+		OPT_CONNECTIONS(&opt.conn),
 		OPT_END(),
 	};
 	int first = options_parse(&program, table, argc, argv);

@@ -90,8 +90,7 @@ read_command_line(struct check_config *config, int argc, char **argv, char **sou
 		OPT_CALL(0, "max-lag", "DUR", parse_max_lag, config,
 		    "exit 1 when the lag is over DUR (or unknown)"),
 		OPT_BOOL(0, "watch", &config->watch, "print the lag every second until interrupted"),
-		OPT_URI_FILES(&config->conn),
-		OPT_TLS_RETRY(&config->conn),
+		OPT_CONNECTIONS(&config->conn),
 		OPT_END(),
 	};
 	int first = options_parse(&program, table, argc, argv);

@@ -23,6 +23,7 @@
 #include "ns.h"
 #include "queue.h"
 #include "stream.h"
+#include "files.h"
 #include "export.h"
 
 /* Part files sort in plan order, so cat(1) of them in name order is a valid stream. */
@@ -48,11 +49,7 @@ part_file_names(struct export *x)
 char *
 output_path(struct export *x, const char *name)
 {
-	size_t length = strlen(x->config->output) + strlen(name) + 2;
-	char *path = xmalloc(length);
-
-	snprintf(path, length, "%s/%s", x->config->output, name);
-	return path;
+	return path_join(x->config->output, name);
 }
 
 void
@@ -105,31 +102,6 @@ write_manifest(struct export *x)
 	free(temp);
 	free(path);
 	bson_destroy(&manifest);
-}
-
-static char *
-read_whole_file(const char *path, size_t *length)
-{
-	FILE *file = fopen(path, "r");
-	char *data = NULL;
-	size_t used = 0, capacity = 0, got;
-
-	if (file == NULL)
-		return NULL;
-	do {
-		if (used + 65536 + 1 > capacity) {
-			capacity = (used + 65536 + 1) * 2;
-			data = xrealloc(data, capacity);
-		}
-		got = fread(data + used, 1, 65536, file);
-		used += got;
-	} while (got > 0);
-	if (ferror(file))
-		die(EXIT_LOCAL, "%s: %s", path, strerror(errno));
-	fclose(file);
-	data[used] = '\0';
-	*length = used;
-	return data;
 }
 
 static void
@@ -193,11 +165,13 @@ read_manifest(struct export *x)
 	size_t length;
 	char text[2][32];
 
-	json = read_whole_file(path, &length);
-	if (json == NULL) {
+	json = file_read_all(path, &length);
+	if (json == NULL && errno == ENOENT) {
 		free(path);
 		return false;
 	}
+	if (json == NULL)
+		die(EXIT_LOCAL, "%s: %s", path, strerror(errno));
 	manifest = bson_new_from_json((const uint8_t *)json, (ssize_t)length, &error);
 	if (manifest == NULL)
 		die(EXIT_BAD_STREAM, "%s: %s", path, error.message);

@@ -356,17 +356,13 @@ report_progress(struct export *x, bool final)
 	double seconds;
 	int k, done = 0;
 
-	if (!x->config->progress)
+	if (!x->config->progress || !clock_progress_due(&x->last_report, final, &now))
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (!final && now.tv_sec - x->last_report.tv_sec < 1)
-		return;
-	x->last_report = now;
 	for (k = 0; k < x->part_count; k++) {
 		documents += atomic_load(&x->parts[k]->exported);
 		done += x->parts[k]->done;
 	}
-	seconds = (double)(now.tv_sec - x->started.tv_sec) + (now.tv_nsec - x->started.tv_nsec) / 1e9;
+	seconds = clock_seconds_between(&x->started, &now);
 	fprintf(stderr, "snap-export: %s%llu documents, %.1f MB, %.0f docs/s",
 	    final ? "done: " : "", (unsigned long long)documents,
 	    (double)atomic_load(&x->bytes_exported) / 1e6,

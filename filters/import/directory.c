@@ -24,51 +24,20 @@
 #include "ns.h"
 #include "queue.h"
 #include "stream.h"
+#include "files.h"
 #include "import.h"
-
-static char *
-path_join(const char *dir, const char *name)
-{
-	size_t length = strlen(dir) + strlen(name) + 2;
-	char *path = xmalloc(length);
-
-	snprintf(path, length, "%s/%s", dir, name);
-	return path;
-}
-
-static char *
-read_whole_file(const char *path, size_t *length)
-{
-	FILE *file = fopen(path, "r");
-	char *data = NULL;
-	size_t used = 0, capacity = 0, got;
-
-	if (file == NULL)
-		die(EXIT_BAD_STREAM, "%s: %s", path, strerror(errno));
-	do {
-		if (used + 65536 + 1 > capacity) {
-			capacity = (used + 65536 + 1) * 2;
-			data = xrealloc(data, capacity);
-		}
-		got = fread(data + used, 1, 65536, file);
-		used += got;
-	} while (got > 0);
-	if (ferror(file))
-		die(EXIT_BAD_STREAM, "%s: %s", path, strerror(errno));
-	fclose(file);
-	data[used] = '\0';
-	*length = used;
-	return data;
-}
 
 static bson_t *
 read_json_file(struct import *x, const char *path)
 {
 	bson_error_t error;
 	size_t length;
-	char *json = read_whole_file(path, &length);
-	bson_t *doc = bson_new_from_json((const uint8_t *)json, (ssize_t)length, &error);
+	char *json = file_read_all(path, &length);
+	bson_t *doc;
 
+	if (json == NULL)
+		finish_and_die(x, EXIT_BAD_STREAM, "%s: %s", path, strerror(errno));
+	doc = bson_new_from_json((const uint8_t *)json, (ssize_t)length, &error);
 	if (doc == NULL)
 		finish_and_die(x, EXIT_BAD_STREAM, "%s: %s", path, error.message);
 	free(json);
@@ -145,10 +114,8 @@ import_dump_collection(struct import *x, const char *dir, const char *db, const 
 	char ns[NS_SIZE], name[NS_SIZE + 32];
 	struct target *target;
 	stream_reader *reader;
-	const bson_t *doc;
 	struct stat info;
 	char *path;
-	int status = STREAM_END;
 
 	snprintf(ns, sizeof(ns), "%s.%s", db, coll);
 	target = target_of(x, ns);
@@ -171,13 +138,7 @@ import_dump_collection(struct import *x, const char *dir, const char *db, const 
 	reader = stream_open(path);
 	if (reader == NULL)
 		finish_and_die(x, EXIT_BAD_STREAM, "%s: cannot read", path);
-	while (!cli_stop && !atomic_load(&x->failed) &&
-	    (status = stream_next(reader, &doc)) == STREAM_ENTRY)
-		add_document(x, target, bson_get_data(doc), doc->len);
-	if (status == STREAM_ERROR) {
-		drain(x);
-		stream_die(reader);
-	}
+	import_frames(x, reader, target);
 	stream_close(reader);
 	free(path);
 }

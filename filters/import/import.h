@@ -106,6 +106,7 @@ void build_indexes(struct import *x);
 /* stream.c */
 void import_stream(struct import *x, stream_reader *reader, bool whole_snapshot);
 void import_documents(struct import *x, const char *path, const char *ns);
+void import_frames(struct import *x, stream_reader *reader, struct target *target);
 
 /* directory.c */
 void import_directory(struct import *x, const char *path);

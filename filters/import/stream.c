@@ -142,20 +142,16 @@ import_stream(struct import *x, stream_reader *reader, bool whole_snapshot)
 		    " before the next header" : "");
 }
 
-/* --with --into: every frame is a document of ns. */
+/*
+ * Every frame of reader is a document of target (--into, a mongodump
+ * .bson file). A bad frame: what came before is inserted, then exit 3.
+ */
 void
-import_documents(struct import *x, const char *path, const char *ns)
+import_frames(struct import *x, stream_reader *reader, struct target *target)
 {
-	stream_reader *reader = stream_open(path);
-	struct target *target = target_of(x, ns);
 	const bson_t *doc;
 	int status = STREAM_END;
 
-	if (reader == NULL)
-		exit(EXIT_NO_INPUT);
-	if (target == NULL)
-		die(EXIT_USAGE, "--into %s: excluded by the namespace selection", ns);
-	prepare_target(x, target, NULL);
 	while (!cli_stop && !atomic_load(&x->failed) &&
 	    (status = stream_next(reader, &doc)) == STREAM_ENTRY)
 		add_document(x, target, bson_get_data(doc), doc->len);
@@ -163,5 +159,20 @@ import_documents(struct import *x, const char *path, const char *ns)
 		drain(x);
 		stream_die(reader);
 	}
+}
+
+/* --into: every frame is a document of ns. */
+void
+import_documents(struct import *x, const char *path, const char *ns)
+{
+	stream_reader *reader = stream_open(path);
+	struct target *target = target_of(x, ns);
+
+	if (reader == NULL)
+		exit(EXIT_NO_INPUT);
+	if (target == NULL)
+		die(EXIT_USAGE, "--into %s: excluded by the namespace selection", ns);
+	prepare_target(x, target, NULL);
+	import_frames(x, reader, target);
 	stream_close(reader);
 }

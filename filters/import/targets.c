@@ -217,12 +217,8 @@ report_progress(struct import *x, bool final)
 	double seconds;
 	size_t k;
 
-	if (!x->config->progress)
+	if (!x->config->progress || !clock_progress_due(&x->last_report, final, &now))
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (!final && now.tv_sec - x->last_report.tv_sec < 1)
-		return;
-	x->last_report = now;
 	for (k = 0; k < x->target_count; k++) {
 		documents += atomic_load(&x->targets[k]->documents);
 		bytes += atomic_load(&x->targets[k]->bytes);
