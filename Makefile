@@ -117,6 +117,7 @@ $(eval $(call parts,snap-export,export))
 $(eval $(call parts,snap-import,import))
 $(eval $(call parts,sync-check,check))
 $(eval $(call parts,entry-switch,switch))
+$(eval $(call parts,source-retire,retire))
 
 bin/oplogkit-loadgen: examples/loadgen.c $(OBJ)/libcommon.a $(OBJ)/.variant common/*.h
 	@mkdir -p bin
