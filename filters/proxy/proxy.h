@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -152,6 +153,9 @@ struct proxy {
 	int epoll;
 	size_t buffer;		/* per session and direction */
 	bool verbose;
+	long pause_timeout_ms;	/* how long a pause waits for in-flight requests */
+	const char *control_path;
+	char listening[INET6_ADDRSTRLEN + 16];	/* the bound address, port 0 resolved */
 	struct endpoint listener, control_listener, signals;
 	struct address upstream;
 	unsigned generation;	/* bumped by each switch */
@@ -165,6 +169,18 @@ struct proxy {
 };
 
 extern struct proxy px;
+
+/* ---- control.c ---- */
+
+#define CONTROL_LINE_MAX 512
+
+struct control;
+
+void accept_control(void);
+void control_event(struct control *c, uint32_t events);
+void controls_check(void);	/* answer the pauses whose wait is over */
+long controls_next_deadline_ms(void);
+void controls_stopped(void);
 
 /* ---- session.c ---- */
 
