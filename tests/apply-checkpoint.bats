@@ -53,7 +53,7 @@ teardown() {
 	done
 }
 
-@test "a second oplog-apply on a held --name is refused with exit 6 naming the holder; the checkpoint never moves back" {
+@test "a second oplog-apply on a held --name is refused with exit 8 naming the holder; the checkpoint never moves back" {
 	cd "$BATS_TEST_TMPDIR"
 	db=$(unique_db held)
 	entries 1 100 "$db" >spool
@@ -63,7 +63,7 @@ teardown() {
 	wait_checkpoint "$db" 100
 	# From the start, beside the first: refused before it writes anything.
 	run oplog-apply -q --name "$db" early.bson "$DST_URI"
-	assert_equal "$status" 6
+	assert_equal "$status" 8
 	assert_output --partial "checkpoint '$db' is held by $(hostname):$first:"
 	assert_equal "$(checkpoint_i "$db")" 100
 	# The first still holds it and goes on.
@@ -80,7 +80,7 @@ teardown() {
 	assert_equal "${#lines[@]}" 150
 }
 
-@test "an applier whose checkpoint another writer moved ahead stops with exit 6 and does not move it back" {
+@test "an applier whose checkpoint another writer moved ahead stops with exit 8 and does not move it back" {
 	cd "$BATS_TEST_TMPDIR"
 	db=$(unique_db ahead)
 	entries 1 100 "$db" >spool
@@ -90,7 +90,7 @@ teardown() {
 	mongo_cmd "$DST_URI" oplogkit "{\"update\": \"checkpoints\", \"updates\": [{\"q\": {\"_id\": \"$db\"}, \"u\": {\"\$set\": {\"ts\": {\"\$timestamp\": {\"t\": 1700000000, \"i\": 1000}}}}}]}" >/dev/null
 	entries 101 120 "$db" >>spool
 	wait_exit "$first"
-	assert_equal "$exited" 6
+	assert_equal "$exited" 8
 	assert_equal "$(checkpoint_i "$db")" 1000
 }
 
@@ -150,10 +150,10 @@ teardown() {
 	kill -STOP "$first"
 	# Alive but silent: refused until the lease expires, then taken over.
 	run oplog-apply -q --resume --lease 5s --name "$db" all.bson "$DST_URI"
-	assert_equal "$status" 6
+	assert_equal "$status" 8
 	for n in $(seq 1 60); do
 		run oplog-apply -q --resume --lease 5s --name "$db" all.bson "$DST_URI"
-		[[ $status == 6 ]] || break
+		[[ $status == 8 ]] || break
 		sleep 0.5
 	done
 	assert_success
@@ -162,7 +162,7 @@ teardown() {
 	kill -CONT "$first"
 	entries 201 220 "$db" >>spool
 	wait_exit "$first"
-	assert_equal "$exited" 6
+	assert_equal "$exited" 8
 	assert_equal "$(checkpoint_i "$db")" 200
 	run mongo_dump "$DST_URI" "$db.c"
 	assert_equal "${#lines[@]}" 200
@@ -175,7 +175,7 @@ teardown() {
 	now=$(date +%s)
 	mongo_cmd "$DST_URI" oplogkit "{\"insert\": \"checkpoints\", \"documents\": [{\"_id\": {\"lease\": \"$db\", \"n\": 7}, \"lease\": \"$db\", \"n\": 7, \"holder\": \"elsewhere:42:00\", \"host\": \"elsewhere\", \"pid\": $$, \"expires\": {\"\$date\": {\"\$numberLong\": \"$(((now + 3600) * 1000))\"}}}]}" >/dev/null
 	run oplog-apply -q --name "$db" s.bson "$DST_URI"
-	assert_equal "$status" 6
+	assert_equal "$status" 8
 	assert_output --partial "held by elsewhere:42:00 until"
 	assert_equal "$(checkpoint_i "$db")" ""
 	mongo_cmd "$DST_URI" oplogkit "{\"update\": \"checkpoints\", \"updates\": [{\"q\": {\"_id\": {\"lease\": \"$db\", \"n\": 7}}, \"u\": {\"\$set\": {\"expires\": {\"\$date\": {\"\$numberLong\": \"$(((now - 1) * 1000))\"}}}}}]}" >/dev/null
@@ -204,7 +204,7 @@ teardown() {
 			winner=$b loser=$a err=a.err
 		fi
 		wait_exit "$loser"
-		assert_equal "$exited" 6
+		assert_equal "$exited" 8
 		grep -q "checkpoint '$db' is held by $(hostname):$winner:" "$err"
 		kill -0 "$winner"
 		wait_checkpoint "$db" 10
