@@ -17,6 +17,7 @@
  * This file is the command line; filters/check/ is the engine.
  */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "conn.h"
@@ -102,6 +103,9 @@ read_command_line(struct check_config *config, int argc, char **argv, char **sou
 	}
 	if ((config->lag_only || config->watch) && config->recheck != NULL)
 		die(EXIT_USAGE, "--recheck compares documents: not with --lag-only or --watch");
+	/* BSON is for pipes and files: a person at a terminal reads JSON lines. */
+	if (config->output == NULL && !config->json && isatty(STDOUT_FILENO))
+		config->json = true;
 	*source_uri = conn_uri_resolve(first < argc ? argv[first] : NULL, config->conn.source_file,
 	    "OPLOGKIT_SOURCE_URI");
 	*target_uri = conn_uri_resolve(first < argc ? argv[first + 1] : NULL, config->conn.target_file,

@@ -205,3 +205,21 @@ checkpoint() {
 	assert_failure 4
 	assert_output --partial '127.0.0.1:1'
 }
+
+@test "sync-check on a terminal prints JSON lines, never BSON, and says how to --recheck; -o FILE names it" {
+	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": 1, "a": 1}, {"_id": 2}]}'
+	mongo_cmd "$DST_URI" "$db" '{"insert": "c", "documents": [{"_id": 1, "a": 2}]}'
+	# script(1) gives the program a terminal as its stdout.
+	script -qec "sync-check --ns '$db.*' '$SRC_URI' '$DST_URI'; echo \"status \$?\"" /dev/null \
+	    </dev/null >"$BATS_TEST_TMPDIR/tty"
+	run cat "$BATS_TEST_TMPDIR/tty"
+	assert_line --partial "status 1"
+	assert_output --partial "\"ns\" : \"$db.c\""
+	assert_output --partial 'look again at just those with --recheck FILE'
+	# No BSON frame reached the terminal: not one NUL byte.
+	assert_equal "$(tr -cd '\000' <"$BATS_TEST_TMPDIR/tty" | wc -c)" 0
+	run --separate-stderr sync-check --ns "$db.*" -o "$BATS_TEST_TMPDIR/d.bson" "$SRC_URI" "$DST_URI"
+	assert_failure 1
+	[[ $stderr == *"sync-check --recheck $BATS_TEST_TMPDIR/d.bson"* ]]
+	assert_equal "$(oplog-show "$BATS_TEST_TMPDIR/d.bson" | wc -l)" 2
+}

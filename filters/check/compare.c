@@ -77,6 +77,23 @@ plan_tasks(struct check *check, const struct collection_list *from,
 static bool lag_report(struct check *check, FILE *out, mongoc_client_t *source,
     mongoc_client_t *target, bool *within);
 
+/*
+ * On a live source a difference may be a write still on its way through
+ * the applier: say how to look again at just those documents.
+ */
+static void
+recheck_hint(const struct check *check)
+{
+	const struct check_config *config = check->config;
+
+	if (config->output != NULL && !config->json)
+		fprintf(stderr, "%s: if the source is live, some may be in flight: look again at "
+		    "just these with: sync-check --recheck %s\n", die_progname(), config->output);
+	else
+		fprintf(stderr, "%s: if the source is live, some may be in flight: write them with "
+		    "-o FILE, then look again at just those with --recheck FILE\n", die_progname());
+}
+
 int
 run_compare(struct check *check)
 {
@@ -110,8 +127,10 @@ run_compare(struct check *check)
 	free(check->tasks);
 	collection_list_free(&from);
 	collection_list_free(&to);
-	if (check->missing + check->extra + check->differ > 0)
+	if (check->missing + check->extra + check->differ > 0) {
+		recheck_hint(check);
 		return EXIT_DIFFERENT;
+	}
 	return check->config->has_max_lag && !within ? EXIT_DIFFERENT : EXIT_DONE;
 }
 
