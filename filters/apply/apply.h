@@ -2,7 +2,8 @@
  * apply.h - the parts of oplog-apply: the batch of data writes (batch.c),
  * the partitions that write them in parallel (workers.c), the commands
  * (command.c), the held transactions (txn.c), and the applier they
- * share, driven by filters/oplog-apply.c.
+ * share (dispatch.c, where each entry goes), driven by the read loop of
+ * filters/oplog-apply.c.
  *
  * Private to oplog-apply: no other program links these files.
  */
@@ -53,7 +54,22 @@ struct applier {
 	const char *name;	/* the checkpoint's _id */
 };
 
-/* oplog-apply.c */
+/* dispatch.c: where each entry goes, and what every part shares. */
+
+/* Apply one entry of the stream: a transaction's (txn.c) or an op. */
+void apply_entry(struct applier *app, const bson_t *entry);
+
+/*
+ * What the batches handed over claim: done_ts, held back to the first
+ * entry of a transaction still open (a restart must read it again).
+ */
+timestamp_t applier_claim(const struct applier *app);
+
+/*
+ * Move the checkpoint to what every partition has written, when a second
+ * or CHECKPOINT_ROUNDS batches a job have passed since it last moved.
+ */
+void checkpoint_due(struct applier *app);
 
 /*
  * A barrier: hand every batch over, wait until every partition wrote it,
