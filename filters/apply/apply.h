@@ -54,6 +54,39 @@ struct applier {
 	const char *name;	/* the checkpoint's _id */
 };
 
+/* view.c: an entry decoded once, for every part to read. */
+
+enum op_kind { OP_UNKNOWN, OP_INSERT, OP_UPDATE, OP_DELETE, OP_COMMAND, OP_NOOP, OP_DB };
+
+/* A c op's command, as far as the dispatcher and txn.c tell them apart. */
+enum command_kind { CMD_NONE, CMD_APPLY_OPS, CMD_COMMIT, CMD_ABORT, CMD_OTHER };
+
+/* Borrowed from entry: valid while it is. Missing or mistyped fields read as empty. */
+struct op_view {
+	const bson_t *entry;
+	enum op_kind kind;
+	const char *op, *ns;	/* as written ("" when absent), for messages */
+	bson_t o, o2;
+	bool has_o, has_o2;
+	timestamp_t ts;
+	bool upsert;	/* b */
+	bool from_migrate;
+	bool index_insert;	/* an i into db.system.indexes (servers before 4.2) */
+	const char *command;	/* a c op's: o's first key ("" otherwise) */
+	enum command_kind command_kind;
+	/* Transactions: */
+	bool partial_txn;	/* partialTxn, on the entry or in o */
+	bool prepare;	/* o.prepare */
+	bool multi_op_type;	/* batched retryable writes: chained, not a transaction */
+	timestamp_t previous;	/* prevOpTime's ts (zero: none, or the first link) */
+	const uint8_t *lsid;	/* lsid's BSON bytes (NULL: none) */
+	uint32_t lsid_length;
+	int64_t txn_number;
+};
+
+/* Decode entry into *view; false with why when the entry cannot be read. */
+bool op_view_decode(const bson_t *entry, struct op_view *view, char *why, size_t why_size);
+
 /* dispatch.c: where each entry goes, and what every part shares. */
 
 /* Apply one entry of the stream: a transaction's (txn.c) or an op. */
@@ -78,10 +111,10 @@ void checkpoint_due(struct applier *app);
 void applier_flush(struct applier *app);
 
 /* Apply one op: a top-level entry or an inner op of applyOps (depth > 0). */
-void apply_op(struct applier *app, const bson_t *op, int depth);
+void apply_op(struct applier *app, const struct op_view *op, int depth);
 
 /* Apply the inner ops of an applyOps entry in order. */
-void apply_ops_array(struct applier *app, const bson_t *entry, int depth);
+void apply_ops_array(struct applier *app, const struct op_view *entry, int depth);
 
 /* Flush what was accepted, then exit with status naming the entry (file, number, offset). */
 void entry_die(struct applier *app, int status, const char *fmt, ...)
@@ -102,7 +135,7 @@ struct batch *batch_new(struct counters *count, const stream_reader *reader, siz
 void batch_free(struct batch *batch);
 
 /* The hash of (ns, _id) of a data op, that picks its partition. */
-uint64_t batch_route(const char *ns, const bson_t *op);
+uint64_t batch_route(const struct op_view *op);
 
 /*
  * Turn a data op (i, u, d) into a write. Returns false with why set when
@@ -111,8 +144,8 @@ uint64_t batch_route(const char *ns, const bson_t *op);
  * flush, then add again. ordered: the collection has a unique secondary
  * index, so its writes keep stream order (ordered bulks).
  */
-bool batch_add(struct batch *batch, const char *ns, const bson_t *op, bool ordered, bool *full,
-    char *why, size_t why_size);
+bool batch_add(struct batch *batch, const struct op_view *op, bool ordered, bool *full, char *why,
+    size_t why_size);
 bool batch_empty(const struct batch *batch);
 size_t batch_size(const struct batch *batch);
 
@@ -133,8 +166,8 @@ void workers_free(struct workers *pool);
  * when the op cannot join it; claim: every entry before this one is in a
  * batch. False with why when the op is malformed.
  */
-bool workers_add(struct workers *pool, const char *ns, const bson_t *op, timestamp_t claim,
-    char *why, size_t why_size);
+bool workers_add(struct workers *pool, const struct op_view *op, timestamp_t claim, char *why,
+    size_t why_size);
 
 /* How old the oldest entry not yet handed over to an idle worker is (0: none). */
 double workers_pending_age_ms(struct workers *pool);
@@ -191,10 +224,10 @@ void command_drop(struct applier *app, const char *db, const char *coll);
 void command_report(void);
 
 /* Run a c op (never applyOps' transaction forms: the caller handles those). */
-void command_apply(struct applier *app, const bson_t *op, int depth);
+void command_apply(struct applier *app, const struct op_view *op, int depth);
 
 /* An i into db.system.indexes (servers before 4.2): build that index. */
-void command_index_insert(struct applier *app, const bson_t *op);
+void command_index_insert(struct applier *app, const struct op_view *op);
 
 /* rename.c */
 
@@ -211,19 +244,19 @@ void txn_table_free(struct txn_table *table);
  * abortTransaction): hold it, commit or discard. Exits EXIT_HISTORY_LOST
  * on a commit whose first links precede the stream. False: not such an entry.
  */
-bool txn_apply_entry(struct applier *app, const bson_t *entry);
+bool txn_apply_entry(struct applier *app, const struct op_view *entry);
 
 /* Hold entry (partialTxn or prepare) of its lsid+txnNumber; floor: done_ts before it. */
-void txn_hold(struct txn_table *table, const bson_t *entry, timestamp_t floor);
+void txn_hold(struct txn_table *table, const struct op_view *entry, timestamp_t floor);
 
 /* Whether a transaction of entry's lsid+txnNumber is held. */
-bool txn_held(struct txn_table *table, const bson_t *entry);
+bool txn_held(struct txn_table *table, const struct op_view *entry);
 
 /* Apply every held entry of entry's transaction in order, then forget it. */
-void txn_commit(struct txn_table *table, const bson_t *entry, struct applier *app);
+void txn_commit(struct txn_table *table, const struct op_view *entry, struct applier *app);
 
 /* Forget entry's transaction (abortTransaction). */
-void txn_discard(struct txn_table *table, const bson_t *entry);
+void txn_discard(struct txn_table *table, const struct op_view *entry);
 
 /* The lowest floor of the open transactions (false when none is open). */
 bool txn_floor(const struct txn_table *table, timestamp_t *floor);

@@ -267,13 +267,13 @@ namespace_slot(struct batch *batch, const char *ns)
 	return batch->namespace_count++;
 }
 
-/* Find field's _id (field "o" or "o2" of op) into *id. */
+/* The _id op writes (o2's for an update, o's otherwise) into *id. */
 static bool
-op_id(const bson_t *op, const char *field, bson_iter_t *id)
+op_id(const struct op_view *op, bson_iter_t *id)
 {
-	bson_t object;
-
-	return entry_object(op, field, &object) && bson_iter_init_find(id, &object, "_id");
+	if (op->kind == OP_UPDATE)
+		return op->has_o2 && bson_iter_init_find(id, &op->o2, "_id");
+	return op->has_o && bson_iter_init_find(id, &op->o, "_id");
 }
 
 static bson_t *
@@ -417,33 +417,31 @@ plan_update(struct write *write, const bson_t *o, char *why, size_t why_size)
 
 /* Build the write for op; false with why when the op is malformed. */
 static bool
-plan_write(struct write *write, const bson_t *op, bson_iter_t *id, char *why, size_t why_size)
+plan_write(struct write *write, const struct op_view *op, bson_iter_t *id, char *why,
+    size_t why_size)
 {
-	const char *kind = entry_op(op);
-	bson_t o;
-
 	memset(write, 0, sizeof(*write));
-	write->ops[kind[0] == 'i' ? 0 : kind[0] == 'u' ? 1 : 2] = 1;
-	if (!entry_object(op, "o", &o)) {
-		snprintf(why, why_size, "%s entry without its o document", kind);
+	write->ops[op->kind == OP_INSERT ? 0 : op->kind == OP_UPDATE ? 1 : 2] = 1;
+	if (!op->has_o) {
+		snprintf(why, why_size, "%s entry without its o document", op->op);
 		return false;
 	}
-	if (strcmp(kind, "u") == 0) {
-		if (!op_id(op, "o2", id)) {
+	if (op->kind == OP_UPDATE) {
+		if (!op_id(op, id)) {
 			snprintf(why, why_size, "u entry without o2._id");
 			return false;
 		}
 		write->kind = WRITE_UPDATE;
-		write->upsert = entry_flag(op, "b");
-		if (!plan_update(write, &o, why, why_size))
+		write->upsert = op->upsert;
+		if (!plan_update(write, &op->o, why, why_size))
 			return false;
-	} else if (!op_id(op, "o", id)) {
-		snprintf(why, why_size, "%s entry without o._id", kind);
+	} else if (!op_id(op, id)) {
+		snprintf(why, why_size, "%s entry without o._id", op->op);
 		return false;
-	} else if (strcmp(kind, "i") == 0) {
+	} else if (op->kind == OP_INSERT) {
 		write->kind = WRITE_INSERT;
 		write->upsert = true;
-		write->doc = bson_copy(&o);
+		write->doc = bson_copy(&op->o);
 	} else {
 		write->kind = WRITE_DELETE;
 		write->doc = bson_new();
@@ -574,13 +572,13 @@ fold(struct write *prev, struct write *next, char *why, size_t why_size)
 }
 
 uint64_t
-batch_route(const char *ns, const bson_t *op)
+batch_route(const struct op_view *op)
 {
-	uint64_t hash = hash_bytes(1469598103934665603ULL, (const uint8_t *)ns, strlen(ns));
+	uint64_t hash = hash_bytes(1469598103934665603ULL, (const uint8_t *)op->ns, strlen(op->ns));
 	bson_iter_t id;
 	bson_t key;
 
-	if (!op_id(op, strcmp(entry_op(op), "u") == 0 ? "o2" : "o", &id))
+	if (!op_id(op, &id))
 		return hash;
 	id_key(0, &id, &key);
 	hash = hash_bytes(hash, bson_get_data(&key), key.len);
@@ -647,9 +645,10 @@ batch_place(struct batch *batch, int slot, const bson_iter_t *id, struct write *
 }
 
 bool
-batch_add(struct batch *batch, const char *ns, const bson_t *op, bool ordered, bool *full,
-    char *why, size_t why_size)
+batch_add(struct batch *batch, const struct op_view *op, bool ordered, bool *full, char *why,
+    size_t why_size)
 {
+	const char *ns = op->ns;
 	struct write write;
 	bson_iter_t id;
 	bool ok;
@@ -670,7 +669,7 @@ batch_add(struct batch *batch, const char *ns, const bson_t *op, bool ordered, b
 		ok = true;
 	} else {
 		batch->namespaces[slot].ordered |= ordered;
-		ok = batch_place(batch, slot, &id, &write, op, full, why, why_size);
+		ok = batch_place(batch, slot, &id, &write, op->entry, full, why, why_size);
 	}
 	write_clear(&write);
 	return ok;

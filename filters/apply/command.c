@@ -420,20 +420,19 @@ run_collection_command(struct applier *app, const char *name, const char *db, co
 }
 
 void
-command_apply(struct applier *app, const bson_t *op, int depth)
+command_apply(struct applier *app, const struct op_view *op, int depth)
 {
-	const char *name = entry_command(op);
+	const char *name = op->command;
 	char ns[2][256], db[256];
-	int count = command_namespaces(op, ns);
-	bson_t o;
+	int count = command_namespaces(op->entry, ns);
 
-	if (!entry_object(op, "o", &o) || name[0] == '\0')
+	if (!op->has_o || op->command_kind == CMD_NONE)
 		entry_fail(app, "c entry without a command in o");
-	ns_database(entry_ns(op), db, sizeof(db));
-	if (strcmp(name, "applyOps") == 0) {
+	ns_database(op->ns, db, sizeof(db));
+	if (op->command_kind == CMD_APPLY_OPS) {
 		apply_ops_array(app, op, depth + 1);
-	} else if (strcmp(name, "renameCollection") == 0 && count == 2) {
-		rename_apply(app, &o, ns);
+	} else if (count == 2 && strcmp(name, "renameCollection") == 0) {
+		rename_apply(app, &op->o, ns);
 	} else if (strcmp(name, "dropDatabase") == 0) {
 		if (ns_match_database(app->filter, db))
 			run_drop_database(app, db);
@@ -441,10 +440,10 @@ command_apply(struct applier *app, const bson_t *op, int depth)
 			app->count.skipped++;
 	} else if (count == 1) {
 		if (ns_match(app->filter, ns[0]))
-			run_collection_command(app, name, db, &o, ns[0]);
+			run_collection_command(app, name, db, &op->o, ns[0]);
 		else
 			app->count.skipped++;
-	} else if (strcmp(name, "commitTransaction") == 0 || strcmp(name, "abortTransaction") == 0) {
+	} else if (op->command_kind == CMD_COMMIT || op->command_kind == CMD_ABORT) {
 		entry_fail(app, "%s inside applyOps: a transaction ends only at the top level", name);
 	} else if (!ns_match_database(app->filter, db)) {
 		app->count.skipped++;	/* nothing of db is applied */
@@ -456,14 +455,13 @@ command_apply(struct applier *app, const bson_t *op, int depth)
 
 /* An insert into db.system.indexes: how servers before 4.2 logged an index build. */
 void
-command_index_insert(struct applier *app, const bson_t *op)
+command_index_insert(struct applier *app, const struct op_view *op)
 {
 	char db[256];
 	const char *ns, *dot;
 	bson_iter_t iter;
-	bson_t o;
 
-	if (!entry_object(op, "o", &o) || !bson_iter_init_find(&iter, &o, "ns") ||
+	if (!op->has_o || !bson_iter_init_find(&iter, &op->o, "ns") ||
 	    !BSON_ITER_HOLDS_UTF8(&iter) || (dot = strchr(ns = bson_iter_utf8(&iter, NULL), '.')) == NULL)
 		entry_fail(app, "insert into system.indexes without the index's ns");
 	if (!ns_match(app->filter, ns)) {
@@ -471,5 +469,5 @@ command_index_insert(struct applier *app, const bson_t *op)
 		return;
 	}
 	ns_database(ns, db, sizeof(db));
-	run_create_index(app, db, &o, dot + 1);
+	run_create_index(app, db, &op->o, dot + 1);
 }

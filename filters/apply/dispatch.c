@@ -102,73 +102,73 @@ entry_fail(struct applier *app, const char *fmt, ...)
 }
 
 static void
-apply_data(struct applier *app, const bson_t *op)
+apply_data(struct applier *app, const struct op_view *op)
 {
-	const char *ns = entry_ns(op);
 	char why[256];
 
-	if (!ns_match(app->filter, ns)) {
+	if (!ns_match(app->filter, op->ns)) {
 		app->count.skipped++;
 		return;
 	}
-	if (!workers_add(app->workers, ns, op, applier_claim(app), why, sizeof(why)))
-		entry_fail(app, "%s: %s", ns, why);
-}
-
-static bool
-is_index_insert(const char *ns)
-{
-	size_t length = strlen(ns);
-
-	return length > 15 && strcmp(ns + length - 15, ".system.indexes") == 0;
+	if (!workers_add(app->workers, op, applier_claim(app), why, sizeof(why)))
+		entry_fail(app, "%s: %s", op->ns, why);
 }
 
 void
-apply_op(struct applier *app, const bson_t *op, int depth)
+apply_op(struct applier *app, const struct op_view *op, int depth)
 {
-	const char *kind = entry_op(op);
-
 	if (depth > MAX_DEPTH)
 		entry_fail(app, "applyOps nested deeper than %d", MAX_DEPTH);
-	if (strcmp(kind, "n") == 0 || entry_flag(op, "fromMigrate")) {
+	if (op->kind == OP_NOOP || op->from_migrate) {
 		app->count.skipped++;
-	} else if (strcmp(kind, "c") == 0) {
+		return;
+	}
+	switch (op->kind) {
+	case OP_COMMAND:
 		applier_flush(app);	/* a command is a barrier */
 		command_apply(app, op, depth);
 		workers_indexes_changed(app->workers);
-	} else if (strcmp(kind, "i") == 0 && is_index_insert(entry_ns(op))) {
+		break;
+	case OP_INSERT:
+	case OP_UPDATE:
+	case OP_DELETE:
+		if (!op->index_insert) {
+			apply_data(app, op);
+			break;
+		}
 		applier_flush(app);
 		command_index_insert(app, op);
 		workers_indexes_changed(app->workers);
-	} else if (strcmp(kind, "i") == 0 || strcmp(kind, "u") == 0 || strcmp(kind, "d") == 0) {
-		apply_data(app, op);
-	} else if (strcmp(kind, "db") == 0) {
+		break;
+	case OP_DB:
 		app->count.skipped++;	/* old servers declared databases so */
-	} else {
-		entry_fail(app, "unknown op '%s'", kind);
+		break;
+	default:
+		entry_fail(app, "unknown op '%s'", op->op);
 	}
 }
 
 void
-apply_ops_array(struct applier *app, const bson_t *entry, int depth)
+apply_ops_array(struct applier *app, const struct op_view *entry, int depth)
 {
 	bson_iter_t iter, ops;
-	bson_t o;
 
-	if (!entry_object(entry, "o", &o) || !bson_iter_init_find(&iter, &o, "applyOps") ||
+	if (!entry->has_o || !bson_iter_init_find(&iter, &entry->o, "applyOps") ||
 	    !BSON_ITER_HOLDS_ARRAY(&iter) || !bson_iter_recurse(&iter, &ops))
 		entry_fail(app, "applyOps without its array of ops");
 	while (bson_iter_next(&ops)) {
+		struct op_view view;
 		const uint8_t *data;
 		uint32_t length;
+		char why[128];
 		bson_t op;
 
 		if (!BSON_ITER_HOLDS_DOCUMENT(&ops))
 			entry_fail(app, "applyOps op %s is not a document", bson_iter_key(&ops));
 		bson_iter_document(&ops, &length, &data);
-		if (!bson_init_static(&op, data, length))
+		if (!bson_init_static(&op, data, length) || !op_view_decode(&op, &view, why, sizeof(why)))
 			entry_fail(app, "applyOps op %s is corrupt", bson_iter_key(&ops));
-		apply_op(app, &op, depth);
+		apply_op(app, &view, depth);
 	}
 }
 
@@ -176,6 +176,11 @@ apply_ops_array(struct applier *app, const bson_t *entry, int depth)
 void
 apply_entry(struct applier *app, const bson_t *entry)
 {
-	if (!txn_apply_entry(app, entry))
-		apply_op(app, entry, 0);
+	struct op_view view;
+	char why[128];
+
+	if (!op_view_decode(entry, &view, why, sizeof(why)))
+		entry_fail(app, "%s", why);
+	if (!txn_apply_entry(app, &view))
+		apply_op(app, &view, 0);
 }

@@ -97,43 +97,24 @@ txn_table_free(struct txn_table *table)
 	free(table);
 }
 
-/* The ts of entry's prevOpTime: zero when it has none or it is the first link. */
-static timestamp_t
-previous_ts(const bson_t *entry)
-{
-	bson_t previous;
-	timestamp_t none = { 0, 0 };
-
-	if (!entry_object(entry, "prevOpTime", &previous))
-		return none;
-	return entry_ts(&previous);
-}
-
 /* The key of entry's transaction: lsid's BSON bytes and txnNumber. */
 static uint8_t *
-txn_key(const bson_t *entry, size_t *length)
+txn_key(const struct op_view *entry, size_t *length)
 {
-	bson_iter_t iter;
-	int64_t number = 0;
-	const uint8_t *lsid = NULL;
-	uint32_t lsid_length = 0;
+	int64_t number = entry->txn_number;
 	uint8_t *key;
 
-	if (bson_iter_init_find(&iter, entry, "lsid") && BSON_ITER_HOLDS_DOCUMENT(&iter))
-		bson_iter_document(&iter, &lsid_length, &lsid);
-	if (bson_iter_init_find(&iter, entry, "txnNumber") && BSON_ITER_HOLDS_NUMBER(&iter))
-		number = bson_iter_as_int64(&iter);
-	*length = lsid_length + sizeof(number);
+	*length = entry->lsid_length + sizeof(number);
 	key = xmalloc(*length);
-	if (lsid_length > 0)
-		memcpy(key, lsid, lsid_length);
-	memcpy(key + lsid_length, &number, sizeof(number));
+	if (entry->lsid_length > 0)
+		memcpy(key, entry->lsid, entry->lsid_length);
+	memcpy(key + entry->lsid_length, &number, sizeof(number));
 	return key;
 }
 
 /* Find (and with unlink, remove from the table) entry's transaction. */
 static struct txn *
-txn_find(struct txn_table *table, const bson_t *entry, bool unlink_it)
+txn_find(struct txn_table *table, const struct op_view *entry, bool unlink_it)
 {
 	size_t length;
 	uint8_t *key = txn_key(entry, &length);
@@ -187,15 +168,16 @@ txn_spill(struct txn_table *table, struct txn *txn)
 }
 
 void
-txn_hold(struct txn_table *table, const bson_t *entry, timestamp_t floor)
+txn_hold(struct txn_table *table, const struct op_view *view, timestamp_t floor)
 {
-	struct txn *txn = txn_find(table, entry, false);
+	struct txn *txn = txn_find(table, view, false);
+	const bson_t *entry = view->entry;
 
 	if (txn == NULL) {
 		txn = xcalloc(1, sizeof(*txn));
-		txn->key = txn_key(entry, &txn->key_length);
+		txn->key = txn_key(view, &txn->key_length);
 		txn->floor = floor;
-		txn->first_previous = previous_ts(entry);
+		txn->first_previous = view->previous;
 		txn->next = table->open;
 		table->open = txn;
 	}
@@ -218,9 +200,21 @@ txn_hold(struct txn_table *table, const bson_t *entry, timestamp_t floor)
 }
 
 bool
-txn_held(struct txn_table *table, const bson_t *entry)
+txn_held(struct txn_table *table, const struct op_view *entry)
 {
 	return txn_find(table, entry, false) != NULL;
+}
+
+/* A held entry is an applyOps: decoded again from the bytes kept, it applies its ops. */
+static void
+replay_one(struct applier *app, const bson_t *held)
+{
+	struct op_view view;
+	char why[128];
+
+	if (!op_view_decode(held, &view, why, sizeof(why)))
+		die(EXIT_DIFFERENT, "held transaction entry: %s", why);
+	apply_ops_array(app, &view, 1);
 }
 
 static void
@@ -236,7 +230,7 @@ replay_memory(struct txn *txn, struct applier *app)
 		length = BSON_UINT32_FROM_LE(length);
 		if (!bson_init_static(&held, txn->frames + offset, length))
 			die(EXIT_DIFFERENT, "held transaction entry corrupt in memory");
-		apply_ops_array(app, &held, 1);
+		replay_one(app, &held);
 		offset += length;
 	}
 }
@@ -255,14 +249,14 @@ replay_spill(struct txn *txn, struct applier *app)
 	if (reader == NULL)
 		die(EXIT_DIFFERENT, "%s: cannot read the held transaction back", txn->spill_path);
 	while ((status = stream_next(reader, &held)) == STREAM_ENTRY)
-		apply_ops_array(app, held, 1);
+		replay_one(app, held);
 	if (status != STREAM_END)
 		die(EXIT_DIFFERENT, "%s", stream_error(reader));
 	stream_close(reader);
 }
 
 void
-txn_commit(struct txn_table *table, const bson_t *entry, struct applier *app)
+txn_commit(struct txn_table *table, const struct op_view *entry, struct applier *app)
 {
 	struct txn *txn = txn_find(table, entry, true);
 
@@ -276,7 +270,7 @@ txn_commit(struct txn_table *table, const bson_t *entry, struct applier *app)
 }
 
 void
-txn_discard(struct txn_table *table, const bson_t *entry)
+txn_discard(struct txn_table *table, const struct op_view *entry)
 {
 	struct txn *txn = txn_find(table, entry, true);
 
@@ -322,13 +316,13 @@ ts_is_zero(timestamp_t ts)
  * so the transaction was whole and applied when it was written).
  */
 static void
-require_whole(struct applier *app, const bson_t *entry, timestamp_t previous)
+require_whole(struct applier *app, const struct op_view *entry, timestamp_t previous)
 {
 	char name[512], at[32];
 
 	if (ts_compare(previous, app->resumed_ts) <= 0)
 		return;
-	entry_txn_name(entry, name, sizeof(name));
+	entry_txn_name(entry->entry, name, sizeof(name));
 	entry_die(app, EXIT_HISTORY_LOST, "transaction lsid %s began before this stream (its link "
 	    "at %s is not in it): refusing to apply it in part; capture from before its first entry",
 	    name[0] != '\0' ? name : "{} txnNumber 0", ts_format(previous, at, sizeof(at)));
@@ -336,7 +330,7 @@ require_whole(struct applier *app, const bson_t *entry, timestamp_t previous)
 
 /* Commit entry's held transaction, if any; false when none is held. */
 static bool
-commit_held(struct applier *app, const bson_t *entry)
+commit_held(struct applier *app, const struct op_view *entry)
 {
 	struct txn *txn = txn_find(app->txns, entry, false);
 
@@ -350,39 +344,32 @@ commit_held(struct applier *app, const bson_t *entry)
 }
 
 bool
-txn_apply_entry(struct applier *app, const bson_t *entry)
+txn_apply_entry(struct applier *app, const struct op_view *entry)
 {
-	const char *command = entry_command(entry);
-	timestamp_t previous;
-	bson_t o;
-
-	if (strcmp(command, "applyOps") == 0 && entry_object(entry, "o", &o)) {
-		if (entry_flag(&o, "partialTxn") || entry_flag(&o, "prepare") ||
-		    entry_flag(entry, "partialTxn")) {
+	switch (entry->command_kind) {
+	case CMD_APPLY_OPS:
+		if (entry->partial_txn || entry->prepare) {
 			txn_hold(app->txns, entry, app->done_ts);
 			return true;
 		}
 		/* Batched retryable writes (multiOpType) chain prevOpTime too: not a transaction. */
-		previous = previous_ts(entry);
-		if (!commit_held(app, entry) && !ts_is_zero(previous) &&
-		    !bson_has_field(entry, "multiOpType"))
-			require_whole(app, entry, previous);
+		if (!commit_held(app, entry) && !ts_is_zero(entry->previous) && !entry->multi_op_type)
+			require_whole(app, entry, entry->previous);
 		apply_ops_array(app, entry, 1);
 		return true;
-	}
-	if (strcmp(command, "commitTransaction") == 0) {
+	case CMD_COMMIT:
 		if (!commit_held(app, entry)) {
 			/* Its prepare is not in the stream. */
-			previous = previous_ts(entry);
-			require_whole(app, entry, ts_is_zero(previous) ? entry_ts(entry) : previous);
+			require_whole(app, entry,
+			    ts_is_zero(entry->previous) ? entry->ts : entry->previous);
 			app->count.skipped++;
 		}
 		return true;
-	}
-	if (strcmp(command, "abortTransaction") == 0) {
+	case CMD_ABORT:
 		txn_discard(app->txns, entry);
 		app->count.skipped++;
 		return true;
+	default:
+		return false;
 	}
-	return false;
 }

@@ -264,18 +264,18 @@ hand_over(struct workers *pool, struct worker *w, timestamp_t claim)
 }
 
 bool
-workers_add(struct workers *pool, const char *ns, const bson_t *op, timestamp_t claim, char *why,
+workers_add(struct workers *pool, const struct op_view *op, timestamp_t claim, char *why,
     size_t why_size)
 {
-	bool ordered = strchr(ns, '.') != NULL && ns_unique(pool, ns), full;
-	uint64_t hash = ordered ? ns_hash(ns) : batch_route(ns, op);
+	bool ordered = strchr(op->ns, '.') != NULL && ns_unique(pool, op->ns), full;
+	uint64_t hash = ordered ? ns_hash(op->ns) : batch_route(op);
 	struct worker *w = &pool->workers[hash % (uint64_t)pool->jobs];
 
-	if (!batch_add(w->building, ns, op, ordered, &full, why, why_size))
+	if (!batch_add(w->building, op, ordered, &full, why, why_size))
 		return false;
 	if (full) {
 		hand_over(pool, w, claim);
-		if (!batch_add(w->building, ns, op, ordered, &full, why, why_size))
+		if (!batch_add(w->building, op, ordered, &full, why, why_size))
 			return false;
 		if (full) {
 			snprintf(why, why_size, "entry does not fit in an empty batch");
