@@ -144,6 +144,26 @@ metrics_format(char *out, size_t size, const char *program, const char *name,
 		else
 			APPEND("%s{%s} %.3f\n", defs[k].metric, labels, now);
 	}
+	if (s->snapshot) {
+		APPEND("# HELP oplogkit_documents_done_total Snapshot documents copied.\n"
+		    "# TYPE oplogkit_documents_done_total counter\n"
+		    "oplogkit_documents_done_total{%s} %" PRIu64 "\n", labels, s->documents_done);
+		APPEND("# HELP oplogkit_document_bytes_done_total Bytes of those documents.\n"
+		    "# TYPE oplogkit_document_bytes_done_total counter\n"
+		    "oplogkit_document_bytes_done_total{%s} %" PRIu64 "\n", labels,
+		    s->document_bytes_done);
+		/* Unknown totals: no sample rather than a made-up one. */
+		APPEND("# HELP oplogkit_documents_estimated Snapshot documents in all, as the source's stats say.\n"
+		    "# TYPE oplogkit_documents_estimated gauge\n");
+		if (s->totals_known)
+			APPEND("oplogkit_documents_estimated{%s} %" PRIu64 "\n", labels,
+			    s->documents_total);
+		APPEND("# HELP oplogkit_document_bytes_estimated Their bytes, as the source's stats say.\n"
+		    "# TYPE oplogkit_document_bytes_estimated gauge\n");
+		if (s->totals_known)
+			APPEND("oplogkit_document_bytes_estimated{%s} %" PRIu64 "\n", labels,
+			    s->document_bytes_total);
+	}
 	return used > (size_t)INT32_MAX ? -1 : (int)used;
 }
 
@@ -172,7 +192,7 @@ int
 metrics_format_line(char *out, size_t size, const char *program, const char *name,
     const struct metrics_sample *s, uint64_t retry_count, double now)
 {
-	char program_text[128], name_text[512], phase_text[128], lag_entries[32];
+	char program_text[128], name_text[512], phase_text[128], lag_entries[32], snapshot[256];
 
 	json_escape(program, program_text, sizeof(program_text));
 	json_escape(name != NULL ? name : "", name_text, sizeof(name_text));
@@ -183,14 +203,24 @@ metrics_format_line(char *out, size_t size, const char *program, const char *nam
 		snprintf(lag_entries, sizeof(lag_entries), "%" PRIu64, s->pending_entries);
 	else
 		snprintf(lag_entries, sizeof(lag_entries), "null");
+	snapshot[0] = '\0';
+	if (s->snapshot && s->totals_known)
+		snprintf(snapshot, sizeof(snapshot), ", \"documents\": %" PRIu64 ", \"document_bytes\": %"
+		    PRIu64 ", \"documents_total\": %" PRIu64 ", \"document_bytes_total\": %" PRIu64,
+		    s->documents_done, s->document_bytes_done, s->documents_total,
+		    s->document_bytes_total);
+	else if (s->snapshot)
+		snprintf(snapshot, sizeof(snapshot), ", \"documents\": %" PRIu64 ", \"document_bytes\": %"
+		    PRIu64 ", \"documents_total\": null, \"document_bytes_total\": null",
+		    s->documents_done, s->document_bytes_done);
 	return snprintf(out, size, "{\"time\": %.3f, \"program\": \"%s\", \"name\": \"%s\", "
 	    "\"phase\": \"%s\", \"entries_read\": %" PRIu64 ", \"bytes_read\": %" PRIu64 ", "
 	    "\"entries_applied\": %" PRIu64 ", \"bytes_applied\": %" PRIu64 ", \"batches\": %" PRIu64
 	    ", \"errors\": %" PRIu64 ", \"retries\": %" PRIu64 ", \"lag_seconds\": %.3f, "
-	    "\"lag_entries\": %s, \"checkpoint\": {\"t\": %" PRIu32 ", \"i\": %" PRIu32 "}}\n",
+	    "\"lag_entries\": %s, \"checkpoint\": {\"t\": %" PRIu32 ", \"i\": %" PRIu32 "}%s}\n",
 	    now, program_text, name_text, phase_text, s->entries_read, s->bytes_read,
 	    s->entries_applied, s->bytes_applied, s->batches, s->errors, retry_count,
-	    metrics_lag_seconds(s, now), lag_entries, s->checkpoint.t, s->checkpoint.i);
+	    metrics_lag_seconds(s, now), lag_entries, s->checkpoint.t, s->checkpoint.i, snapshot);
 }
 
 /* Append one line to the log: false (errno set) when it could not. */

@@ -34,6 +34,16 @@ struct metrics_sample {
 	bool pending_known;	/* false: pending_entries unknown, its line left out */
 	timestamp_t checkpoint;	/* the last ts passed on (read, or applied and checkpointed) */
 	const char *phase;	/* a short word: "connecting", "reading", "applying", ... */
+	/*
+	 * snap-export, snap-import: documents copied and their bytes, against
+	 * the source's estimate when one is known (else no total is shown, not
+	 * a made-up one). Left zero (snapshot false) by the oplog programs,
+	 * whose file and log lines stay as they were.
+	 */
+	bool snapshot;
+	uint64_t documents_done, document_bytes_done;
+	bool totals_known;
+	uint64_t documents_total, document_bytes_total;
 };
 
 /*

@@ -41,6 +41,7 @@ struct export_config {
 	const char *read_preference;
 	bool lock;		/* --consistency=lock */
 	bool progress;
+	const char *metrics, *metrics_log;	/* --metrics, --metrics-log */
 	struct conn_options conn;
 };
 
@@ -98,7 +99,16 @@ struct export {
 	atomic_bool failed;	/* stop: a part failed */
 	atomic_bool server_failed;	/* ... because of the server */
 	struct timespec started, last_report;
-	atomic_uint_fast64_t bytes_exported;
+	atomic_uint_fast64_t bytes_exported;	/* of the insert entries */
+	atomic_uint_fast64_t document_bytes;	/* of their documents, as the stats count */
+
+	/*
+	 * The source's own estimate of what the plan copies (estimate.c),
+	 * carried in the stream's header so snap-import can show a total.
+	 */
+	bson_t estimates;	/* array of {ns, documents[, bytes]} */
+	uint64_t documents_total, bytes_total;
+	bool documents_known, bytes_known;	/* false: some collection's is unknown */
 };
 
 /*
@@ -118,6 +128,12 @@ void choose_t0(struct export *x, mongoc_client_t *client);
 void plan(struct export *x, mongoc_client_t *client);
 struct part *part_add(struct export *x, const char *db, const char *coll, int collection);
 bool iter_document(const bson_iter_t *iter, bson_t *out);	/* borrow a document or array */
+
+/* estimate.c: the source's document count and size of a collection; the header. */
+void estimate_collection(struct export *x, mongoc_client_t *client, const char *db,
+    const char *coll);
+void snapshot_header(struct export *x, bson_t *out, bool estimate);
+void export_metrics(struct export *x, const char *phase);
 
 /* manifest.c: -o DIR. */
 char *output_path(struct export *x, const char *name);

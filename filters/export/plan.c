@@ -254,6 +254,7 @@ plan_collection(struct export *x, mongoc_client_t *client, const char *db, const
 	if (strcmp(type, "collection") != 0)
 		return;		/* a view or time series: its definition is all */
 	part->documents = true;
+	estimate_collection(x, client, db, coll);
 	if ((x->config->jobs > 1 || x->config->directory) &&
 	    document_count(x, client, db, coll) >= 2 * x->config->chunk_docs)
 		count = range_bounds(x, client, db, coll, &bounds);
@@ -343,6 +344,8 @@ plan(struct export *x, mongoc_client_t *client)
 	bson_error_t error;
 	bson_t reply;
 
+	/* Known until a collection's count or size is not (estimate.c). */
+	x->documents_known = x->bytes_known = true;
 	if (!mongoc_client_read_command_with_opts(client, "admin", command, x->read_prefs, opts,
 	    &reply, &error))
 		die(EXIT_SERVER, "%s: listDatabases: %s", x->member, error.message);

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "conn.h"
 #include "die.h"
+#include "metrics.h"
 #include "export.h"
 
 static void
@@ -25,6 +26,7 @@ export_free(struct export *x)
 		free(x->parts[k]);
 	}
 	free(x->parts);
+	bson_destroy(&x->estimates);
 	if (x->lock_client != NULL)
 		mongoc_client_pool_push(x->pool, x->lock_client);
 	conn_close_pool(x->pool);
@@ -45,6 +47,7 @@ export_run(const struct export_config *config, ns_filter *selection, const char 
 
 	x->config = config;
 	x->selection = selection;
+	bson_init(&x->estimates);
 	if (pthread_mutex_init(&x->parts_mutex, NULL) != 0)
 		die(EXIT_LOCAL, "pthread_mutex_init failed");
 	conn_mask(uri, x->source, sizeof(x->source));
@@ -52,6 +55,7 @@ export_run(const struct export_config *config, ns_filter *selection, const char 
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		die(EXIT_LOCAL, "signal: %s", strerror(errno));
 	cli_catch_signals();
+	metrics_start(config->metrics, config->metrics_log, NULL);
 
 	x->pool = conn_open_pool(uri, config->conn.tls_ca_file, (int)config->jobs + 2);
 	client = mongoc_client_pool_pop(x->pool);
@@ -90,6 +94,7 @@ export_run(const struct export_config *config, ns_filter *selection, const char 
 	}
 	report_progress(x, true);
 	unlock_member(x);
+	metrics_stop(cli_stop ? "stopped" : ok ? "done" : "failed");
 	if (cli_stop)
 		die(EXIT_STOPPED, "stopped by a signal: the snapshot is incomplete%s",
 		    config->directory ? " (rerun to resume)" : " (no trailer written)");

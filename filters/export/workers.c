@@ -22,6 +22,7 @@
 #include "entry.h"
 #include "mongo-errors.h"
 #include "ns.h"
+#include "progress.h"
 #include "queue.h"
 #include "stream.h"
 #include "export.h"
@@ -57,6 +58,7 @@ export_documents(struct export *x, mongoc_client_t *client, struct part *part, e
 		ok = sink(context, &entry);
 		atomic_fetch_add(&part->exported, 1);
 		atomic_fetch_add(&x->bytes_exported, entry.len);
+		atomic_fetch_add(&x->document_bytes, doc->len);
 	}
 	if (ok && mongoc_cursor_error(cursor, &error)) {
 		warnmsg("%s: reading from %s: %s", part->ns, x->member, error.message);
@@ -109,7 +111,7 @@ export_part_file(struct export *x, mongoc_client_t *client, struct part *part)
 		free(path);
 		return false;
 	}
-	marker_header(&marker, "snapshot", x->source, x->t0);
+	snapshot_header(x, &marker, false);
 	ok = stream_write(writer, &marker) && write_array(writer, &part->before);
 	bson_destroy(&marker);
 	if (ok && part->documents)
@@ -284,7 +286,7 @@ write_one_stream(struct export *x, stream_writer *writer)
 
 	for (k = 0; k < x->part_count; k++)
 		parts_left[x->parts[k]->collection]++;
-	marker_header(&marker, "snapshot", x->source, x->t0);
+	snapshot_header(x, &marker, true);
 	ok = stream_write(writer, &marker);
 	bson_destroy(&marker);
 	for (k = 0; ok && k < x->part_count; k++) {
@@ -351,22 +353,26 @@ wait_for_workers(struct export *x, pthread_t *threads)
 void
 report_progress(struct export *x, bool final)
 {
+	struct progress_counts counts = { 0 };
 	struct timespec now;
-	uint64_t documents = 0;
-	double seconds;
+	char line[256];
 	int k, done = 0;
 
+	export_metrics(x, final ? "done" : "copying");
 	if (!x->config->progress || !clock_progress_due(&x->last_report, final, &now))
 		return;
 	for (k = 0; k < x->part_count; k++) {
-		documents += atomic_load(&x->parts[k]->exported);
+		counts.documents += atomic_load(&x->parts[k]->exported);
 		done += x->parts[k]->done;
 	}
-	seconds = clock_seconds_between(&x->started, &now);
-	fprintf(stderr, "snap-export: %s%llu documents, %.1f MB, %.0f docs/s",
-	    final ? "done: " : "", (unsigned long long)documents,
-	    (double)atomic_load(&x->bytes_exported) / 1e6,
-	    seconds > 0 ? (double)documents / seconds : 0.0);
+	counts.bytes = atomic_load(&x->document_bytes);
+	counts.documents_known = x->documents_known;
+	counts.documents_total = x->documents_total;
+	counts.bytes_known = x->bytes_known;
+	counts.bytes_total = x->bytes_total;
+	counts.seconds = clock_seconds_between(&x->started, &now);
+	progress_format(line, sizeof(line), &counts);
+	fprintf(stderr, "snap-export: %s%s", final ? "done: " : "", line);
 	if (x->config->directory)
 		fprintf(stderr, ", %d/%d parts", done, x->part_count);
 	fprintf(stderr, "\n");

@@ -1,0 +1,143 @@
+/*
+ * estimate.c - how much the snapshot will copy, as the source says: each
+ * collection's document count and data size from collStats (MongoDB and
+ * FerretDB both answer it with count and size, the BSON size of the
+ * documents), else its estimated count alone. The totals ride in the
+ * stream's header, {..., estimate: {documents, bytes, collections: [{ns,
+ * documents, bytes}]}}, so snap-import can show done/total and an ETA;
+ * a reader that does not know the field ignores it, and a stream without
+ * it (older writers, mongodump) just has no total.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "die.h"
+#include "metrics.h"
+#include "export.h"
+
+static bool
+number_of(const bson_t *reply, const char *key, uint64_t *out)
+{
+	bson_iter_t iter;
+	double value;
+
+	if (!bson_iter_init_find(&iter, reply, key) || !BSON_ITER_HOLDS_NUMBER(&iter))
+		return false;
+	value = bson_iter_as_double(&iter);
+	if (value < 0)
+		return false;
+	*out = (uint64_t)value;
+	return true;
+}
+
+void
+estimate_collection(struct export *x, mongoc_client_t *client, const char *db, const char *coll)
+{
+	bson_t *command = BCON_NEW("collStats", BCON_UTF8(coll));
+	bson_t *opts = member_opts(x);
+	uint64_t documents = 0, bytes = 0;
+	bool have_documents = false, have_bytes = false;
+	mongoc_collection_t *collection;
+	bson_error_t error;
+	bson_t reply, item;
+	char ns[NS_SIZE], key[16];
+	const char *key_text;
+	int64_t count;
+
+	if (mongoc_client_read_command_with_opts(client, db, command, x->read_prefs, opts, &reply,
+	    &error)) {
+		have_documents = number_of(&reply, "count", &documents);
+		have_bytes = number_of(&reply, "size", &bytes);
+	}
+	bson_destroy(&reply);
+	if (!have_documents) {
+		/* A server without collStats (or without its count): the count alone. */
+		collection = mongoc_client_get_collection(client, db, coll);
+		count = mongoc_collection_estimated_document_count(collection, opts, x->read_prefs,
+		    NULL, &error);
+		mongoc_collection_destroy(collection);
+		if (count >= 0) {
+			documents = (uint64_t)count;
+			have_documents = true;
+		}
+	}
+	bson_destroy(opts);
+	bson_destroy(command);
+	if (!have_documents)
+		x->documents_known = false;
+	if (!have_bytes)
+		x->bytes_known = false;
+	x->documents_total += documents;
+	x->bytes_total += bytes;
+
+	snprintf(ns, sizeof(ns), "%s.%s", db, coll);
+	bson_uint32_to_string(bson_count_keys(&x->estimates), &key_text, key, sizeof(key));
+	BSON_APPEND_DOCUMENT_BEGIN(&x->estimates, key_text, &item);
+	BSON_APPEND_UTF8(&item, "ns", ns);
+	if (have_documents)
+		BSON_APPEND_INT64(&item, "documents", (int64_t)documents);
+	if (have_bytes)
+		BSON_APPEND_INT64(&item, "bytes", (int64_t)bytes);
+	bson_append_document_end(&x->estimates, &item);
+}
+
+/*
+ * marker_header's entry, with estimate in o when asked (the one stream
+ * of the whole plan; a part file of -o DIR has none, as its range of a
+ * collection has no count of its own).
+ */
+void
+snapshot_header(struct export *x, bson_t *out, bool estimate)
+{
+	bson_t plain, o, totals;
+	bson_iter_t iter, field;
+
+	marker_header(&plain, "snapshot", x->source, x->t0);
+	if (!estimate) {
+		bson_steal(out, &plain);
+		return;
+	}
+	bson_init(out);
+	bson_iter_init(&iter, &plain);
+	while (bson_iter_next(&iter)) {
+		if (strcmp(bson_iter_key(&iter), "o") != 0 || !bson_iter_recurse(&iter, &field)) {
+			bson_append_iter(out, NULL, 0, &iter);
+			continue;
+		}
+		BSON_APPEND_DOCUMENT_BEGIN(out, "o", &o);
+		while (bson_iter_next(&field))
+			bson_append_iter(&o, NULL, 0, &field);
+		BSON_APPEND_DOCUMENT_BEGIN(&o, "estimate", &totals);
+		if (x->documents_known)
+			BSON_APPEND_INT64(&totals, "documents", (int64_t)x->documents_total);
+		if (x->bytes_known)
+			BSON_APPEND_INT64(&totals, "bytes", (int64_t)x->bytes_total);
+		BSON_APPEND_ARRAY(&totals, "collections", &x->estimates);
+		bson_append_document_end(&o, &totals);
+		bson_append_document_end(out, &o);
+	}
+	bson_destroy(&plain);
+}
+
+/* --metrics: documents and bytes done against the estimate. */
+void
+export_metrics(struct export *x, const char *phase)
+{
+	struct metrics_sample sample;
+	int k;
+
+	memset(&sample, 0, sizeof(sample));
+	sample.snapshot = true;
+	for (k = 0; k < x->part_count; k++)
+		sample.documents_done += atomic_load(&x->parts[k]->exported);
+	sample.entries_read = sample.documents_done;
+	sample.bytes_read = atomic_load(&x->bytes_exported);
+	sample.document_bytes_done = atomic_load(&x->document_bytes);
+	sample.totals_known = x->documents_known && x->bytes_known;
+	sample.documents_total = x->documents_total;
+	sample.document_bytes_total = x->bytes_total;
+	sample.caught_up = true;
+	sample.checkpoint = x->t0;
+	sample.phase = phase;
+	metrics_update(&sample);
+}
