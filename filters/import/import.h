@@ -20,6 +20,7 @@
 
 #include "ns.h"
 #include "options.h"
+#include "progress.h"
 #include "queue.h"
 #include "stream.h"
 
@@ -39,6 +40,7 @@ struct import_config {
 	long batch;
 	const char *into;	/* INPUT is a plain BSON file of documents for this ns */
 	bool progress;
+	const char *metrics, *metrics_log;	/* --metrics, --metrics-log */
 	struct conn_options conn;
 };
 
@@ -78,6 +80,11 @@ struct import {
 	work_queue *tasks;	/* from the reader to the workers, 2 per job */
 	atomic_bool failed;	/* a worker met an error it could not cure */
 	struct timespec started, last_report;
+
+	/* The writer's estimate (estimate.c); the reader alone writes these. */
+	unsigned headers;	/* stream headers seen */
+	bool documents_known, bytes_known;
+	uint64_t documents_total, bytes_total;
 };
 
 /* run.c: import input (a file, a directory, NULL: stdin) into the server at uri. */
@@ -107,6 +114,11 @@ void build_indexes(struct import *x);
 void import_stream(struct import *x, stream_reader *reader, bool whole_snapshot);
 void import_documents(struct import *x, const char *path, const char *ns);
 void import_frames(struct import *x, stream_reader *reader, struct target *target);
+
+/* estimate.c */
+void import_estimate(struct import *x, const bson_t *header);
+void import_counts(struct import *x, struct progress_counts *counts);
+void import_metrics(struct import *x, const char *phase);
 
 /* directory.c */
 void import_directory(struct import *x, const char *path);

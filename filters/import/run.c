@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "conn.h"
 #include "die.h"
+#include "metrics.h"
 #include "import.h"
 
 static void
@@ -36,6 +37,7 @@ import_run(const struct import_config *config, ns_filter *selection, const char 
 	x->config = config;
 	x->selection = selection;
 	cli_catch_signals();
+	metrics_start(config->metrics, config->metrics_log, NULL);
 	x->pool = conn_open_pool(uri, config->conn.tls_ca_file, (int)config->jobs + 1);
 	x->client = mongoc_client_pool_pop(x->pool);
 	threads = xcalloc((size_t)config->jobs, sizeof(*threads));
@@ -62,6 +64,7 @@ import_run(const struct import_config *config, ns_filter *selection, const char 
 	drain(x);
 	stop_workers(x, threads);
 	report_progress(x, true);
+	metrics_stop(atomic_load(&x->failed) ? "failed" : cli_stop ? "stopped" : "done");
 	if (atomic_load(&x->failed))
 		die(EXIT_SERVER, "the import failed (see above)");
 	if (cli_stop)

@@ -116,6 +116,7 @@ import_stream(struct import *x, stream_reader *reader, bool whole_snapshot)
 			if (open)
 				break;
 			check_header(x, reader, entry);
+			import_estimate(x, entry);
 			open = any_header = true;
 		} else if (entry_is_trailer(entry)) {
 			open = false;

@@ -212,21 +212,18 @@ add_document(struct import *x, struct target *target, const uint8_t *data, uint3
 void
 report_progress(struct import *x, bool final)
 {
-	uint64_t documents = 0, bytes = 0;
+	struct progress_counts counts;
 	struct timespec now;
-	double seconds;
+	char line[256];
 	size_t k;
 
+	import_metrics(x, final ? "done" : "copying");
 	if (!x->config->progress || !clock_progress_due(&x->last_report, final, &now))
 		return;
-	for (k = 0; k < x->target_count; k++) {
-		documents += atomic_load(&x->targets[k]->documents);
-		bytes += atomic_load(&x->targets[k]->bytes);
-	}
-	seconds = clock_seconds_between(&x->started, &now);
-	fprintf(stderr, "snap-import: %s%llu documents, %.1f MB, %.0f docs/s\n",
-	    final ? "done: " : "", (unsigned long long)documents, (double)bytes / 1e6,
-	    seconds > 0 ? (double)documents / seconds : 0.0);
+	import_counts(x, &counts);
+	counts.seconds = clock_seconds_between(&x->started, &now);
+	progress_format(line, sizeof(line), &counts);
+	fprintf(stderr, "snap-import: %s%s\n", final ? "done: " : "", line);
 	if (!final)
 		return;
 	for (k = 0; k < x->target_count; k++) {
