@@ -215,3 +215,23 @@ null
 	run stat -c %s "$BATS_TEST_TMPDIR/none.bson"
 	assert_output '0'
 }
+
+@test "snap-export carries the source's collStats count and size in its header; --progress and --metrics count against them" {
+	db=$(unique_db estimate)
+	seq 1 250 | awk '{printf "{\"_id\": %d, \"s\": \"value %d\"}\n", $1, $1}' |
+		mongo_insert "$SRC_URI" "$db.c"
+	size=$(mongo_cmd "$SRC_URI" "$db" '{"collStats": "c"}' | jq -r '.size | tostring | tonumber')
+	run --separate-stderr snap-export --progress --ns "$db.*" -o "$BATS_TEST_TMPDIR/snap.bson" \
+		--metrics "$BATS_TEST_TMPDIR/export.prom" --metrics-log "$BATS_TEST_TMPDIR/export.log" "$SRC_URI"
+	assert_success
+	estimate=$(oplog-show --relaxed "$BATS_TEST_TMPDIR/snap.bson" | head -1 | jq -c .o.estimate)
+	assert_equal "$estimate" "{\"documents\":250,\"bytes\":$size,\"collections\":[{\"ns\":\"$db.c\",\"documents\":250,\"bytes\":$size}]}"
+	mb=$(awk -v b="$size" 'BEGIN { printf "%.1f", b / 1e6 }')
+	[[ $stderr =~ "snap-export: done: 250/250 documents (100%), "[0-9.]+"/$mb MB, "[0-9]+" docs/s, ETA 0s" ]]
+	grep -qx "oplogkit_documents_estimated{program=\"snap-export\",name=\"\"} 250" "$BATS_TEST_TMPDIR/export.prom"
+	grep -qx "oplogkit_documents_done_total{program=\"snap-export\",name=\"\"} 250" "$BATS_TEST_TMPDIR/export.prom"
+	grep -qx "oplogkit_document_bytes_estimated{program=\"snap-export\",name=\"\"} $size" "$BATS_TEST_TMPDIR/export.prom"
+	grep -q 'oplogkit_phase{.*phase="done"} 1' "$BATS_TEST_TMPDIR/export.prom"
+	assert_equal "$(tail -1 "$BATS_TEST_TMPDIR/export.log" | jq -c '[.documents, .documents_total, .phase]')" \
+		'[250,250,"done"]'
+}

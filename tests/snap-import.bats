@@ -191,3 +191,54 @@ print(len(data))' "$1"
 	diff <(oplog-show "$DUMPS/collMod_ttl_index/mongodump_test_db/coll1.bson" | sort) \
 		<(mongo_dump "$DST_URI" "$db.coll1" | sort)
 }
+
+@test "snap-import --progress and --metrics count against the estimate in the stream's header" {
+	db=$(unique_db estimate)
+	other=$(unique_db estimated)
+	snapshot "$db" 300 "$BATS_TEST_TMPDIR/snap.bson"
+	echo '{"_id": 1}' | mongo_insert "$SRC_URI" "$db.skipped"
+	snap-export --ns "$db.*" -o "$BATS_TEST_TMPDIR/two.bson" "$SRC_URI"
+	size=$(mongo_cmd "$SRC_URI" "$db" '{"collStats": "c"}' | jq -r '.size | tostring | tonumber')
+	mb=$(awk -v b="$size" 'BEGIN { printf "%.1f", b / 1e6 }')
+	# --ns keeps one collection of two: the total is that collection's.
+	run --separate-stderr snap-import --progress --ns "$db.c" --rename "$db.*=$other.*" \
+		--metrics "$BATS_TEST_TMPDIR/import.prom" --metrics-log "$BATS_TEST_TMPDIR/import.log" \
+		"$BATS_TEST_TMPDIR/two.bson" "$DST_URI"
+	assert_success
+	[[ $stderr =~ "snap-import: done: 300/300 documents (100%), "[0-9.]+"/$mb MB, "[0-9]+" docs/s, ETA 0s" ]]
+	assert_equal "$(mongo_dump "$DST_URI" "$other.c" | wc -l)" 300
+	grep -qx "oplogkit_documents_estimated{program=\"snap-import\",name=\"\"} 300" "$BATS_TEST_TMPDIR/import.prom"
+	grep -qx "oplogkit_documents_done_total{program=\"snap-import\",name=\"\"} 300" "$BATS_TEST_TMPDIR/import.prom"
+	assert_equal "$(tail -1 "$BATS_TEST_TMPDIR/import.log" | jq -c '[.documents, .documents_total, .document_bytes_total, .phase]')" \
+		"[300,300,$size,\"done\"]"
+}
+
+@test "a stream without an estimate (older snap-export) imports: no total, no percentage, no ETA" {
+	db=$(unique_db noestimate)
+	other=$(unique_db noestimated)
+	snapshot "$db" 120 "$BATS_TEST_TMPDIR/snap.bson"
+	# The header as version 1 wrote it before the estimate: o ends at t0.
+	python3 -c '
+import struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+at = data.index(b"\x03estimate\x00")
+size = 1 + len(b"estimate\x00") + struct.unpack("<i", data[at + 10:at + 14])[0]
+del data[at:at + size]
+o = data.index(b"\x03o\x00")
+struct.pack_into("<i", data, o + 3, struct.unpack("<i", data[o + 3:o + 7])[0] - size)
+struct.pack_into("<i", data, 0, struct.unpack("<i", data[0:4])[0] - size)
+open(sys.argv[2], "wb").write(data)' "$BATS_TEST_TMPDIR/snap.bson" "$BATS_TEST_TMPDIR/old.bson"
+	assert_equal "$(oplog-show "$BATS_TEST_TMPDIR/old.bson" | head -1 | jq -c '.o | keys')" \
+		'["kind","msg","source","t0","version"]'
+	run --separate-stderr snap-import --progress --rename "$db.*=$other.*" \
+		--metrics "$BATS_TEST_TMPDIR/old.prom" --metrics-log "$BATS_TEST_TMPDIR/old.log" \
+		"$BATS_TEST_TMPDIR/old.bson" "$DST_URI"
+	assert_success
+	[[ $stderr =~ "snap-import: done: 120 documents, "[0-9.]+" MB, "[0-9]+" docs/s"$'\n' ]]
+	[[ $stderr != *ETA* && $stderr != *%* ]]
+	diff <(mongo_dump "$SRC_URI" "$db.c") <(mongo_dump "$DST_URI" "$other.c")
+	grep -qx "oplogkit_documents_done_total{program=\"snap-import\",name=\"\"} 120" "$BATS_TEST_TMPDIR/old.prom"
+	run grep -c '^oplogkit_documents_estimated{' "$BATS_TEST_TMPDIR/old.prom"
+	assert_output 0
+	assert_equal "$(tail -1 "$BATS_TEST_TMPDIR/old.log" | jq -c '[.documents, .documents_total]')" '[120,null]'
+}
