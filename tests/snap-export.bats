@@ -4,6 +4,7 @@
 # and MongoDB's own bsondump.
 
 load lib/helpers
+bats_require_minimum_version 1.5.0
 
 ALL_TYPES=$FIXTURES/mongo-tools/bsondump/testdata/all_types.bson
 

@@ -3,6 +3,7 @@
 # directories into a server; refuses to call an incomplete snapshot done.
 
 load lib/helpers
+bats_require_minimum_version 1.5.0
 
 DUMPS=$FIXTURES/mongo-tools/mongorestore/testdata
 BSON=$FIXTURES/mongo-tools/bsondump/testdata
