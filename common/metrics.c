@@ -155,12 +155,12 @@ metrics_format(char *out, size_t size, const char *program, const char *name,
 		/* Unknown totals: no sample rather than a made-up one. */
 		APPEND("# HELP oplogkit_documents_estimated Snapshot documents in all, as the source's stats say.\n"
 		    "# TYPE oplogkit_documents_estimated gauge\n");
-		if (s->totals_known)
+		if (s->documents_total_known)
 			APPEND("oplogkit_documents_estimated{%s} %" PRIu64 "\n", labels,
 			    s->documents_total);
 		APPEND("# HELP oplogkit_document_bytes_estimated Their bytes, as the source's stats say.\n"
 		    "# TYPE oplogkit_document_bytes_estimated gauge\n");
-		if (s->totals_known)
+		if (s->document_bytes_total_known)
 			APPEND("oplogkit_document_bytes_estimated{%s} %" PRIu64 "\n", labels,
 			    s->document_bytes_total);
 	}
@@ -204,15 +204,17 @@ metrics_format_line(char *out, size_t size, const char *program, const char *nam
 	else
 		snprintf(lag_entries, sizeof(lag_entries), "null");
 	snapshot[0] = '\0';
-	if (s->snapshot && s->totals_known)
+	if (s->snapshot) {
+		char documents_total[32] = "null", bytes_total[32] = "null";
+
+		if (s->documents_total_known)
+			snprintf(documents_total, sizeof(documents_total), "%" PRIu64, s->documents_total);
+		if (s->document_bytes_total_known)
+			snprintf(bytes_total, sizeof(bytes_total), "%" PRIu64, s->document_bytes_total);
 		snprintf(snapshot, sizeof(snapshot), ", \"documents\": %" PRIu64 ", \"document_bytes\": %"
-		    PRIu64 ", \"documents_total\": %" PRIu64 ", \"document_bytes_total\": %" PRIu64,
-		    s->documents_done, s->document_bytes_done, s->documents_total,
-		    s->document_bytes_total);
-	else if (s->snapshot)
-		snprintf(snapshot, sizeof(snapshot), ", \"documents\": %" PRIu64 ", \"document_bytes\": %"
-		    PRIu64 ", \"documents_total\": null, \"document_bytes_total\": null",
-		    s->documents_done, s->document_bytes_done);
+		    PRIu64 ", \"documents_total\": %s, \"document_bytes_total\": %s",
+		    s->documents_done, s->document_bytes_done, documents_total, bytes_total);
+	}
 	return snprintf(out, size, "{\"time\": %.3f, \"program\": \"%s\", \"name\": \"%s\", "
 	    "\"phase\": \"%s\", \"entries_read\": %" PRIu64 ", \"bytes_read\": %" PRIu64 ", "
 	    "\"entries_applied\": %" PRIu64 ", \"bytes_applied\": %" PRIu64 ", \"batches\": %" PRIu64

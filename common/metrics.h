@@ -42,7 +42,7 @@ struct metrics_sample {
 	 */
 	bool snapshot;
 	uint64_t documents_done, document_bytes_done;
-	bool totals_known;
+	bool documents_total_known, document_bytes_total_known;
 	uint64_t documents_total, document_bytes_total;
 };
 

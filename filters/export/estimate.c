@@ -1,8 +1,10 @@
 /*
  * estimate.c - how much the snapshot will copy, as the source says: each
- * collection's document count and data size from collStats (MongoDB and
- * FerretDB both answer it with count and size, the BSON size of the
- * documents), else its estimated count alone. The totals ride in the
+ * collection's document count and data size from collStats (MongoDB's
+ * size is the documents' BSON size), else its estimated count alone.
+ * FerretDB 1.24 answers collStats with size equal to storageSize, its
+ * SQLite pages (twice the BSON or more): not the documents' size, so
+ * there the byte total is left unknown rather than shown wrong. The totals ride in the
  * stream's header, {..., estimate: {documents, bytes, collections: [{ns,
  * documents, bytes}]}}, so snap-import can show done/total and an ETA;
  * a reader that does not know the field ignores it, and a stream without
@@ -35,7 +37,7 @@ estimate_collection(struct export *x, mongoc_client_t *client, const char *db, c
 {
 	bson_t *command = BCON_NEW("collStats", BCON_UTF8(coll));
 	bson_t *opts = member_opts(x);
-	uint64_t documents = 0, bytes = 0;
+	uint64_t documents = 0, bytes = 0, storage;
 	bool have_documents = false, have_bytes = false;
 	mongoc_collection_t *collection;
 	bson_error_t error;
@@ -48,6 +50,8 @@ estimate_collection(struct export *x, mongoc_client_t *client, const char *db, c
 	    &error)) {
 		have_documents = number_of(&reply, "count", &documents);
 		have_bytes = number_of(&reply, "size", &bytes);
+		if (have_bytes && number_of(&reply, "storageSize", &storage) && storage == bytes)
+			have_bytes = false;	/* a storage size (FerretDB), not the data's */
 	}
 	bson_destroy(&reply);
 	if (!have_documents) {
@@ -133,7 +137,8 @@ export_metrics(struct export *x, const char *phase)
 	sample.entries_read = sample.documents_done;
 	sample.bytes_read = atomic_load(&x->bytes_exported);
 	sample.document_bytes_done = atomic_load(&x->document_bytes);
-	sample.totals_known = x->documents_known && x->bytes_known;
+	sample.documents_total_known = x->documents_known;
+	sample.document_bytes_total_known = x->bytes_known;
 	sample.documents_total = x->documents_total;
 	sample.document_bytes_total = x->bytes_total;
 	sample.caught_up = true;

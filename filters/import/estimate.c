@@ -99,7 +99,8 @@ import_metrics(struct import *x, const char *phase)
 	sample.snapshot = true;
 	sample.documents_done = sample.entries_applied = counts.documents;
 	sample.document_bytes_done = sample.bytes_applied = counts.bytes;
-	sample.totals_known = counts.documents_known && counts.bytes_known;
+	sample.documents_total_known = counts.documents_known;
+	sample.document_bytes_total_known = counts.bytes_known;
 	sample.documents_total = counts.documents_total;
 	sample.document_bytes_total = counts.bytes_total;
 	sample.errors = atomic_load(&x->failed) ? 1 : 0;
