@@ -271,6 +271,43 @@ test_atomic_rewrite(void)
 	rmdir(dir);
 }
 
+/*
+ * snap-export and snap-import's documents against the estimate: their
+ * lines only with snapshot set (the oplog programs' file is unchanged),
+ * and a total left out (file) or null (log) when unknown, never 0.
+ */
+static void
+test_snapshot(void)
+{
+	struct metrics_sample s;
+	char text[8192], line[2048];
+
+	memset(&s, 0, sizeof(s));
+	s.caught_up = true;
+	s.phase = "copying";
+	metrics_format(text, sizeof(text), "oplog-read", "", &s, 0, 1000.0);
+	CHECK(strstr(text, "oplogkit_documents") == NULL, "an oplog program got snapshot lines");
+	metrics_format_line(line, sizeof(line), "oplog-read", "", &s, 0, 1000.0);
+	CHECK(strstr(line, "documents") == NULL, "an oplog program's log line got documents");
+
+	s.snapshot = true;
+	s.documents_done = 40;
+	s.document_bytes_done = 4000;
+	s.documents_total_known = true;
+	s.documents_total = 100;
+	metrics_format(text, sizeof(text), "snap-import", "", &s, 0, 1000.0);
+	CHECK(strstr(text, "\noplogkit_documents_done_total{program=\"snap-import\",name=\"\"} 40\n") != NULL,
+	    "no documents done: %s", text);
+	CHECK(strstr(text, "\noplogkit_documents_estimated{program=\"snap-import\",name=\"\"} 100\n") != NULL,
+	    "no documents total: %s", text);
+	CHECK(strstr(text, "\noplogkit_document_bytes_estimated{") == NULL,
+	    "an unknown byte total has a sample: %s", text);
+	metrics_format_line(line, sizeof(line), "snap-import", "", &s, 0, 1000.0);
+	CHECK(strstr(line, "\"checkpoint\": {\"t\": 0, \"i\": 0}, \"documents\": 40, "
+	    "\"document_bytes\": 4000, \"documents_total\": 100, \"document_bytes_total\": null}\n")
+	    != NULL, "log line: %s", line);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -280,6 +317,7 @@ main(int argc, char **argv)
 	test_lag();
 	test_log_line();
 	test_atomic_rewrite();
+	test_snapshot();
 	if (failures > 0)
 		fprintf(stderr, "test_metrics: %d failed\n", failures);
 	return failures > 0;
