@@ -199,10 +199,11 @@ leaks() {
 	# minutes): stopped after 5 s, once the work directory is made.
 	port=$(free_port)
 	timeout 5 oplogkit-migrate -w work "mongodb://user:$PW@127.0.0.1:$port/" "$AUTH_URI" >out 2>&1 || true
-	[[ -d work ]] || skip "oplogkit-migrate made no work directory before failing"
+	[[ -d work ]] || fail "oplogkit-migrate made no work directory before failing: $(cat out)"
 	assert_equal "$(stat -c %a work)" 700
-	for f in work/*.uri; do
-		[[ -f $f ]] || continue
+	uris=(work/*.uri)
+	[[ -f ${uris[0]} ]] || fail "no URI file in the work directory: $(ls work)"
+	for f in "${uris[@]}"; do
 		assert_equal "$(stat -c %a "$f")" 600
 	done
 	run grep -r -a -l "$PW" out work --exclude='*.uri'

@@ -10,7 +10,7 @@ load lib/helpers
 	dir=${OPLOGKIT_UNIT_DIR:-$ROOT/build/plain/unit}
 	shopt -s nullglob
 	binaries=("$dir"/*)
-	((${#binaries[@]})) || skip "no unit tests in $dir"
+	((${#binaries[@]})) || fail "no unit test binaries in $dir: the build made none"
 	failed=()
 	cd "$ROOT"
 	for binary in "${binaries[@]}"; do
