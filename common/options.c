@@ -234,10 +234,32 @@ options_ns_select(const char *name, const char *argument, void *value)
 	const char *option;	/* name is the parser's buffer: keep a literal */
 	bool ok;
 
-	if (strcmp(name, "--ns") == 0) {
+	if (strcmp(name, "--nsFrom") == 0) {
+		if (select->from != NULL)
+			die(EXIT_USAGE, "--nsFrom '%s' has no --nsTo", select->from);
+		select->from = argument;
+		return;
+	}
+	if (strcmp(name, "--nsTo") == 0) {
+		char *rename;
+		size_t size;
+
+		if (select->from == NULL)
+			die(EXIT_USAGE, "--nsTo '%s' has no --nsFrom before it", argument);
+		size = strlen(select->from) + strlen(argument) + 2;
+		rename = xmalloc(size);
+		snprintf(rename, size, "%s=%s", select->from, argument);
+		select->from = NULL;
+		select->renames = xrealloc(select->renames,
+		    (select->rename_count + 1) * sizeof(*select->renames));
+		select->renames[select->rename_count++] = rename;
+		name = "--rename";
+		argument = rename;
+	}
+	if (strcmp(name, "--ns") == 0 || strcmp(name, "--nsInclude") == 0) {
 		option = "--ns";
 		ok = ns_filter_include(select->filter, argument);
-	} else if (strcmp(name, "--exclude") == 0) {
+	} else if (strcmp(name, "--exclude") == 0 || strcmp(name, "--nsExclude") == 0) {
 		option = "--exclude";
 		ok = ns_filter_exclude(select->filter, argument);
 	} else if (strcmp(name, "--ns-regex") == 0) {
@@ -251,6 +273,39 @@ options_ns_select(const char *name, const char *argument, void *value)
 	select->args = xrealloc(select->args, (select->count + 2) * sizeof(*select->args));
 	select->args[select->count++] = option;
 	select->args[select->count++] = argument;
+}
+
+void
+options_ns_select_check(const struct program *program, const struct ns_select *select)
+{
+	if (select->from == NULL)
+		return;
+	warnmsg("--nsFrom '%s' has no --nsTo", select->from);
+	options_usage_error(program);
+}
+
+void
+options_ns_select_free(struct ns_select *select)
+{
+	size_t k;
+
+	for (k = 0; k < select->rename_count; k++)
+		free(select->renames[k]);
+	free(select->renames);
+	free(select->args);
+	select->renames = NULL;
+	select->args = NULL;
+	select->rename_count = select->count = 0;
+}
+
+const char *
+options_uri(const struct program *program, const struct conn_options *conn, const char *operand)
+{
+	if (operand != NULL && conn->uri != NULL) {
+		warnmsg("a URI operand and --uri: give one");
+		options_usage_error(program);
+	}
+	return operand != NULL ? operand : conn->uri;
 }
 
 void

@@ -24,6 +24,8 @@
 
 #include "ns.h"
 
+struct program;
+
 enum option_type {
 	OPTION_END,
 	OPTION_BOOL,		/* value: bool *, set true */
@@ -68,14 +70,21 @@ struct option_def {
 
 /*
  * Namespace selection: --ns GLOB, --exclude GLOB, --ns-regex RE (and
- * --rename FROM=TO) into select->filter, which the caller creates. Each
- * option is also kept in args as given, for a program that passes the
- * selection on; the caller frees args.
+ * --rename FROM=TO) into select->filter, which the caller creates. The
+ * MongoDB Database Tools spellings are aliases, so their users' habits
+ * work: --nsInclude is --ns, --nsExclude is --exclude, and --nsFrom FROM
+ * followed by --nsTo TO is --rename FROM=TO. Each option is also kept in
+ * args under its own name (--ns, --exclude, --ns-regex, --rename), for a
+ * program that passes the selection on; the caller frees args with
+ * options_ns_select_free.
  */
 struct ns_select {
 	ns_filter *filter;
 	const char **args;	/* "--ns", "a.*", ... */
 	size_t count;
+	const char *from;	/* an --nsFrom waiting for its --nsTo */
+	char **renames;		/* the FROM=TO texts --nsTo built, owned */
+	size_t rename_count;
 };
 void options_ns_select(const char *name, const char *argument, void *select);
 #define OPT_NS_SELECT(select) \
@@ -84,13 +93,25 @@ void options_ns_select(const char *name, const char *argument, void *select);
 	OPT_CALL(0, "exclude", "GLOB", options_ns_select, (select), \
 	    "skip namespaces matching GLOB (repeatable)"), \
 	OPT_CALL(0, "ns-regex", "RE", options_ns_select, (select), \
-	    "select namespaces matching the POSIX ERE RE (repeatable)")
+	    "select namespaces matching the POSIX ERE RE (repeatable)"), \
+	OPT_CALL(0, "nsInclude", "GLOB", options_ns_select, (select), "the same as --ns"), \
+	OPT_CALL(0, "nsExclude", "GLOB", options_ns_select, (select), "the same as --exclude")
 #define OPT_NS_RENAME(select) \
 	OPT_CALL(0, "rename", "FROM=TO", options_ns_select, (select), \
-	    "write namespace FROM as TO ('*' carries over; repeatable)")
+	    "write namespace FROM as TO ('*' carries over; repeatable)"), \
+	OPT_CALL(0, "nsFrom", "FROM", options_ns_select, (select), \
+	    "with the --nsTo that follows: --rename FROM=TO"), \
+	OPT_CALL(0, "nsTo", "TO", options_ns_select, (select), "see --nsFrom")
+/*
+ * After options_parse: a usage error if an --nsFrom has no --nsTo. Then
+ * free what select holds (not the filter).
+ */
+void options_ns_select_check(const struct program *program, const struct ns_select *select);
+void options_ns_select_free(struct ns_select *select);
 
 /* Connection: where the URI comes from when not an operand, TLS, retries. */
 struct conn_options {
+	const char *uri;		/* --uri (one server): the URI operand's spelling */
 	const char *uri_file;		/* --uri-file (one server) */
 	const char *source_file;	/* --source-uri-file (two) */
 	const char *target_file;	/* --target-uri-file (two) */
@@ -98,6 +119,7 @@ struct conn_options {
 };
 void options_retry_for(const char *name, const char *argument, void *unused);
 #define OPT_URI_FILE(c) \
+	OPT_STRING(0, "uri", "URI", &(c)->uri, "connect to URI (the same as the URI operand)"), \
 	OPT_STRING(0, "uri-file", "FILE", &(c)->uri_file, "read the URI from FILE's first line")
 #define OPT_URI_FILES(c) \
 	OPT_STRING(0, "source-uri-file", "FILE", &(c)->source_file, \
@@ -108,6 +130,14 @@ void options_retry_for(const char *name, const char *argument, void *unused);
 	OPT_STRING(0, "tls-ca-file", "FILE", &(c)->tls_ca_file, "connect with TLS, trusting FILE"), \
 	OPT_CALL(0, "retry-for", "DUR", options_retry_for, NULL, \
 	    "retry a lost connection for DUR (default 60s)")
+
+/*
+ * The URI a one-server program was given: the operand or --uri (a usage
+ * error if both), NULL if neither (conn_uri_resolve then reads --uri-file
+ * or the environment).
+ */
+const char *options_uri(const struct program *program, const struct conn_options *conn,
+    const char *operand);
 
 /* The whole connection group, for a program of one server or of two. */
 #define OPT_CONNECTION(c) OPT_URI_FILE(c), OPT_TLS_RETRY(c)

@@ -94,7 +94,7 @@ read_command_line(struct export_config *config, ns_filter *selection, int argc, 
 		.name = "snap-export",
 		.synopsis = "[options] [URI]",
 		.summary = "Copy a server's collections, as of about T0, as a snapshot stream.",
-		.details = "URI defaults to --uri-file's, else $OPLOGKIT_SOURCE_URI.\n",
+		.details = "URI (or --uri's) defaults to --uri-file's, else $OPLOGKIT_SOURCE_URI.\n",
 		.min_operands = 0, .max_operands = 1,
 	};
 	struct ns_select select = { .filter = selection };
@@ -125,8 +125,8 @@ read_command_line(struct export_config *config, ns_filter *selection, int argc, 
 	};
 	int first = options_parse(&program, table, argc, argv);
 
-	free(select.args);
+	options_ns_select_free(&select);
 	if (config->output != NULL)
 		config->directory = is_directory(config->output);
-	return first < argc ? argv[first] : NULL;
+	return options_uri(&program, &config->conn, first < argc ? argv[first] : NULL);
 }

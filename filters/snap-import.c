@@ -100,15 +100,18 @@ read_command_line(struct import_config *config, ns_filter *selection, int argc, 
 		OPT_END(),
 	};
 	int first = options_parse(&program, table, argc, argv);
+	const char *operand = NULL;
 
-	free(select.args);
+	options_ns_select_check(&program, &select);
+	options_ns_select_free(&select);
 	if (argc - first == 2) {
 		*input = argv[first];
-		*uri = argv[first + 1];
+		operand = argv[first + 1];
 	} else if (argc - first == 1) {
 		if (looks_like_uri(argv[first]))
-			*uri = argv[first];
+			operand = argv[first];
 		else
 			*input = argv[first];
 	}
+	*uri = options_uri(&program, &config->conn, operand);
 }

@@ -53,7 +53,7 @@ main(int argc, char **argv)
 	target_uri = conn_uri_resolve(target_arg, config.conn.target_file, "OPLOGKIT_TARGET_URI");
 	status = retire_run(&config, source_uri, target_uri);
 	ns_filter_free(config.filter);
-	free(config.select.args);
+	options_ns_select_free(&config.select);
 	free(source_uri);
 	free(target_uri);
 	return status;

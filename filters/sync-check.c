@@ -96,7 +96,7 @@ read_command_line(struct check_config *config, int argc, char **argv, char **sou
 	};
 	int first = options_parse(&program, table, argc, argv);
 
-	free(select.args);
+	options_ns_select_free(&select);
 	if (argc - first == 1) {
 		warnmsg("give both SOURCE and TARGET, or neither (then the files or environment)");
 		options_usage_error(&program);

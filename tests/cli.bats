@@ -2,7 +2,8 @@
 # One command-line shape for every program: --help lists every option its
 # man page lists, --version answers, extra operands are a usage error
 # (exit 2, naming the operand), and a short option means one thing in
-# every program. No server is needed: all of it is decided at parsing.
+# every program: all of it is decided at parsing. The last test runs the
+# MongoDB Database Tools spellings against the real servers.
 #
 # PROGRAMS lists each program with a command line that has one operand
 # too many. The programs not listed do not pass yet (issue 18; their
@@ -103,4 +104,27 @@ man_options() {
 		printf '%s\n' "${clashes[@]}"
 		return 1
 	fi
+}
+
+@test "the MongoDB Database Tools spellings work: --uri URI, --nsInclude, --nsFrom/--nsTo" {
+	db=$(unique_db tools_habits)
+	printf '{"_id": 1, "a": "kept"}\n{"_id": 2, "b": {"$numberLong": "9007199254740993"}}\n' |
+		mongo_insert "$SRC_URI" "$db.keep"
+	printf '{"_id": 1, "a": "left out"}\n' | mongo_insert "$SRC_URI" "$db.skip"
+	# --uri takes the URI itself (it was an abbreviation of --uri-file).
+	run --separate-stderr snap-export --uri "$SRC_URI" --nsInclude "$db.*" --nsExclude "$db.skip" \
+		-o "$BATS_TEST_TMPDIR/snap.bson"
+	assert_success
+	run --separate-stderr snap-import --uri "$DST_URI" --nsFrom "$db.keep" --nsTo "$db.renamed" \
+		"$BATS_TEST_TMPDIR/snap.bson"
+	assert_success
+	assert_equal "$(mongo_dump "$DST_URI" "$db.renamed")" "$(mongo_dump "$SRC_URI" "$db.keep")"
+	assert_equal "$(mongo_dump "$DST_URI" "$db.keep")" ''
+	assert_equal "$(mongo_dump "$DST_URI" "$db.skip")" ''
+	# An operand and --uri, or an --nsFrom without its --nsTo: usage errors.
+	run --separate-stderr snap-export --uri "$SRC_URI" "$SRC_URI"
+	assert_failure 2
+	run --separate-stderr snap-import --nsFrom "$db.keep" "$BATS_TEST_TMPDIR/snap.bson" "$DST_URI"
+	assert_failure 2
+	[[ $stderr == *"--nsFrom '$db.keep' has no --nsTo"* ]]
 }
