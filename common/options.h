@@ -149,8 +149,9 @@ void options_zstd(const char *name, const char *argument, void *level);
 #define OPT_ZSTD(level) \
 	OPT_CALL_OPTIONAL('z', "zstd", "LEVEL", options_zstd, (level), \
 	    "compress with zstd (level 1..22, default 3)")
+/* -p is --progress in every program (oplog-show's --pretty has no short form). */
 #define OPT_PROGRESS(flag) \
-	OPT_BOOL(0, "progress", (flag), "a progress line per second on stderr")
+	OPT_BOOL('p', "progress", (flag), "a progress line per second on stderr")
 
 /* ---- the parser ---- */
 

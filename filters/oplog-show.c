@@ -2,7 +2,6 @@
  * oplog-show - print a stream as Extended JSON, one entry per line, or
  * count it (--stats), so grep, jq and diff work on oplog streams.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "die.h"
 #include "entry.h"
 #include "extjson.h"
+#include "options.h"
 #include "stream.h"
 
 /* libbson's canonical, libbson's relaxed with exact int64, bsondump's exact text. */
@@ -33,46 +33,41 @@ struct stats {
 
 static const char op_names[] = "iudcn?";
 
-static void usage(void) __attribute__((noreturn));
 static void show_stream(stream_reader *, enum format, bool, struct stats *);
 static void print_stats(const struct stats *);
-static enum format parse_format(const char *);
+static void parse_format(const char *, const char *, void *);
+static void set_relaxed(const char *, const char *, void *);
 
 int
 main(int argc, char *argv[])
 {
-	static const struct option options[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "relaxed", no_argument, NULL, 'r' },
-		{ "pretty", no_argument, NULL, 'p' },
-		{ "stats", no_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	static const struct program program = {
+		.name = "oplog-show",
+		.synopsis = "[options] [FILE ...]",
+		.summary = "Print an oplog stream as Extended JSON, one entry per line.",
+		.details = "Reads stdin without FILE; zstd streams are detected.\n",
+		.min_operands = 0, .max_operands = -1,
 	};
 	enum format format = CANONICAL;
 	bool pretty = false, want_stats = false;
+	const struct option_def table[] = {
+		OPT_CALL('f', "format", "F", parse_format, &format,
+		    "canonical (default); relaxed: plain numbers, an int64\n"
+		    "past 2^53 as {\"$numberLong\": ...}; bsondump: the very\n"
+		    "text of MongoDB's bsondump (with --pretty, of --pretty)"),
+		OPT_CALL(0, "relaxed", NULL, set_relaxed, &format, "the same as --format=relaxed"),
+		OPT_BOOL(0, "pretty", &pretty, "indent each entry over several lines"),
+		OPT_BOOL('s', "stats", &want_stats, "count entries by op and namespace instead"),
+		OPT_END(),
+	};
 	struct stats stats;
-	int ch, k;
+	int first, k;
 
 	die_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "f:rpshV", options, NULL)) != -1) {
-		switch (ch) {
-		case 'f': format = parse_format(optarg); break;
-		case 'r': format = RELAXED; break;
-		case 'p': pretty = true; break;
-		case 's': want_stats = true; break;
-		case 'h': usage();
-		case 'V': cli_version();
-		default:
-			fprintf(stderr, "usage: oplog-show [--format=canonical|relaxed|bsondump] [--relaxed] "
-			    "[--pretty] [--stats] [FILE ...]\n");
-			exit(EXIT_USAGE);
-		}
-	}
+	first = options_parse(&program, table, argc, argv);
 	memset(&stats, 0, sizeof(stats));
 	signal(SIGPIPE, SIG_DFL);	/* `oplog-show | head` ends quietly */
-	for (k = optind; k < argc || k == optind; k++) {
+	for (k = first; k < argc || k == first; k++) {
 		stream_reader *reader = stream_open(k < argc ? argv[k] : NULL);
 
 		if (reader == NULL)
@@ -88,32 +83,24 @@ main(int argc, char *argv[])
 }
 
 static void
-usage(void)
+parse_format(const char *name, const char *argument, void *value)
 {
-	printf("usage: oplog-show [--format=canonical|relaxed|bsondump] [--relaxed] [--pretty] "
-	    "[--stats] [FILE ...]\n"
-	    "Print an oplog stream as Extended JSON, one entry per line.\n"
-	    "  -f, --format=F  canonical (default); relaxed: plain numbers, an int64\n"
-	    "                  past 2^53 as {\"$numberLong\": ...}; bsondump: the very\n"
-	    "                  text of MongoDB's bsondump (with --pretty, of --pretty)\n"
-	    "  -r, --relaxed   the same as --format=relaxed\n"
-	    "  -p, --pretty    indent each entry over several lines\n"
-	    "  -s, --stats     count entries by op and namespace instead\n"
-	    "Reads stdin without FILE; zstd streams are detected.\n");
-	exit(EXIT_DONE);
+	enum format *format = value;
+
+	if (strcmp(argument, "canonical") == 0)
+		*format = CANONICAL;
+	else if (strcmp(argument, "relaxed") == 0)
+		*format = RELAXED;
+	else if (strcmp(argument, "bsondump") == 0)
+		*format = BSONDUMP;
+	else
+		die(EXIT_USAGE, "%s: \"%s\" is not canonical, relaxed or bsondump", name, argument);
 }
 
-static enum format
-parse_format(const char *name)
+static void
+set_relaxed(const char *name, const char *argument, void *format)
 {
-	if (strcmp(name, "canonical") == 0)
-		return CANONICAL;
-	if (strcmp(name, "relaxed") == 0)
-		return RELAXED;
-	if (strcmp(name, "bsondump") == 0)
-		return BSONDUMP;
-	fprintf(stderr, "oplog-show: --format: \"%s\" is not canonical, relaxed or bsondump\n", name);
-	exit(EXIT_USAGE);
+	*(enum format *)format = RELAXED;
 }
 
 /* Re-indent one line of JSON; strings are copied untouched. */
