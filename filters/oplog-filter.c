@@ -10,7 +10,6 @@
  * only partly selected) the entry is turned into what the destination
  * needs instead; see the man page for each case and why.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include "die.h"
 #include "entry.h"
 #include "ns.h"
+#include "options.h"
 #include "stream.h"
 
 #define NS_MAX 256
@@ -39,6 +39,7 @@ static struct {
 } opt;
 
 static const char op_names[] = "iudcn";	/* the order of opt.ops */
+static int first_operand;	/* argv's first FILE */
 
 /* Where we are, for messages; and the output with its segment counters. */
 static struct {
@@ -56,7 +57,6 @@ struct sink {
 	uint32_t next_index;
 };
 
-static void usage(void) __attribute__((noreturn));
 static void parse_options(int, char *[]);
 static void filter_stream(stream_reader *);
 static bool filter_entry(const bson_t *, struct sink *);
@@ -75,7 +75,7 @@ main(int argc, char *argv[])
 	run.out = stream_create(opt.output, opt.zstd_level, false);
 	if (run.out == NULL)
 		exit(EXIT_DIFFERENT);
-	for (k = optind; (k < argc || k == optind) && !cli_stop; k++) {
+	for (k = first_operand; (k < argc || k == first_operand) && !cli_stop; k++) {
 		stream_reader *reader = stream_open(k < argc ? argv[k] : NULL);
 
 		if (reader == NULL) {
@@ -92,36 +92,7 @@ main(int argc, char *argv[])
 }
 
 static void
-usage(void)
-{
-	printf("usage: oplog-filter [--ns GLOB]... [--exclude GLOB]... [--ns-regex RE]...\n"
-	    "                    [--op i,u,d,c,n] [--since TS] [--until TS]\n"
-	    "                    [--rename FROM=TO]... [-o FILE] [-z|--zstd[=LEVEL]] [FILE ...]\n"
-	    "Keep, drop and rename the entries of an oplog stream.\n"
-	    "  --ns GLOB          keep namespaces matching GLOB (repeatable)\n"
-	    "  --exclude GLOB     drop namespaces matching GLOB (repeatable)\n"
-	    "  --ns-regex RE      keep namespaces matching the extended regex RE\n"
-	    "  --op LIST          keep only these operations (i,u,d,c,n)\n"
-	    "  --since TS         keep entries after TS (exclusive)\n"
-	    "  --until TS         keep entries up to TS (inclusive)\n"
-	    "  --rename FROM=TO   rename namespaces, '*' carried over: 'a.*=b.*'\n"
-	    "  -o, --output FILE  write to FILE instead of stdout\n"
-	    "  -z, --zstd[=LEVEL] compress the output (level 1..22, default 3)\n"
-	    "TS is T, T,I or {\"$timestamp\":{\"t\":T,\"i\":I}}. Without options the\n"
-	    "output is the input, validated. Reads stdin without FILE.\n");
-	exit(EXIT_DONE);
-}
-
-static void
-short_usage(void)
-{
-	fprintf(stderr, "usage: oplog-filter [--ns GLOB] [--exclude GLOB] [--ns-regex RE] [--op LIST]\n"
-	    "                    [--since TS] [--until TS] [--rename FROM=TO] [-o FILE] [-z] [FILE ...]\n");
-	exit(EXIT_USAGE);
-}
-
-static void
-parse_ops(const char *list)
+parse_ops(const char *name, const char *list, void *unused)
 {
 	const char *p = list;
 
@@ -139,51 +110,42 @@ parse_ops(const char *list)
 }
 
 static void
-parse_ts(const char *option, const char *text, timestamp_t *out)
+parse_ts(const char *option, const char *text, void *value)
 {
-	if (!ts_parse(text, out))
+	bool *given = value == &opt.since ? &opt.have_since : &opt.have_until;
+
+	if (!ts_parse(text, value))
 		die(EXIT_USAGE, "%s '%s': expected T, T,I or {\"$timestamp\":...}", option, text);
+	*given = true;
 }
 
 static void
 parse_options(int argc, char *argv[])
 {
-	enum { OPT_NS = 256, OPT_EXCLUDE, OPT_REGEX, OPT_OP, OPT_SINCE, OPT_UNTIL, OPT_RENAME };
-	static const struct option options[] = {
-		{ "ns", required_argument, NULL, OPT_NS },
-		{ "exclude", required_argument, NULL, OPT_EXCLUDE },
-		{ "ns-regex", required_argument, NULL, OPT_REGEX },
-		{ "op", required_argument, NULL, OPT_OP },
-		{ "since", required_argument, NULL, OPT_SINCE },
-		{ "until", required_argument, NULL, OPT_UNTIL },
-		{ "rename", required_argument, NULL, OPT_RENAME },
-		{ "output", required_argument, NULL, 'o' },
-		{ "zstd", optional_argument, NULL, 'z' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	static const struct program program = {
+		.name = "oplog-filter",
+		.synopsis = "[options] [FILE ...]",
+		.summary = "Keep, drop and rename the entries of an oplog stream.",
+		.details =
+		    "TS is T, T,I or {\"$timestamp\":{\"t\":T,\"i\":I}}. Without options the\n"
+		    "output is the input, validated. Reads stdin without FILE.\n",
+		.min_operands = 0, .max_operands = -1,
 	};
-	bool ok = true;
-	int ch;
+	struct ns_select select = { .filter = opt.filter };
+	const struct option_def table[] = {
+		OPT_NS_SELECT(&select),
+		OPT_CALL(0, "op", "LIST", parse_ops, NULL, "keep only these operations (i,u,d,c,n)"),
+		OPT_CALL(0, "since", "TS", parse_ts, &opt.since, "keep entries after TS (exclusive)"),
+		OPT_CALL(0, "until", "TS", parse_ts, &opt.until, "keep entries up to TS (inclusive)"),
+		OPT_NS_RENAME(&select),
+		OPT_OUTPUT(&opt.output, "write to FILE instead of stdout"),
+		OPT_ZSTD(&opt.zstd_level),
+		OPT_END(),
+	};
 
-	while ((ch = getopt_long(argc, argv, "o:zhV", options, NULL)) != -1) {
-		switch (ch) {
-		case OPT_NS: ok = ns_filter_include(opt.filter, optarg); break;
-		case OPT_EXCLUDE: ok = ns_filter_exclude(opt.filter, optarg); break;
-		case OPT_REGEX: ok = ns_filter_include_regex(opt.filter, optarg); break;
-		case OPT_RENAME: ok = ns_filter_rename(opt.filter, optarg); break;
-		case OPT_OP: parse_ops(optarg); break;
-		case OPT_SINCE: parse_ts("--since", optarg, &opt.since); opt.have_since = true; break;
-		case OPT_UNTIL: parse_ts("--until", optarg, &opt.until); opt.have_until = true; break;
-		case 'o': opt.output = optarg; break;
-		case 'z': opt.zstd_level = cli_zstd_level(optarg); break;
-		case 'h': usage();
-		case 'V': cli_version();
-		default: short_usage();
-		}
-		if (!ok)
-			exit(EXIT_USAGE);
-	}
+	first_operand = options_parse(&program, table, argc, argv);
+	options_ns_select_check(&program, &select);
+	options_ns_select_free(&select);
 	opt.renaming = ns_has_renames(opt.filter);
 	opt.selecting = ns_filter_is_set(opt.filter);
 }

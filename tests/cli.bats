@@ -6,13 +6,13 @@
 # MongoDB Database Tools spellings against the real servers.
 #
 # PROGRAMS lists each program with a command line that has one operand
-# too many; a program alone (oplog-show) takes any number of operands.
-# The programs not listed do not pass yet (issue 18; their owners convert
-# them to common/options.h): oplog-apply exits 0 on extra operands and its
-# --help leaves out -h/--version; oplog-read's leaves out --uri-file and
-# --tls-ca-file; oplog-filter's leaves out -h/--help/--version;
-# oplogkit-migrate has no --version. -p is --progress everywhere, -r is
-# oplog-apply's --resume (oplog-show's --pretty and --relaxed have none).
+# too many; a program alone (oplog-show, oplog-filter) takes any number of
+# operands. The programs not listed do not pass yet (issue 18; their
+# owners convert them to common/options.h): oplog-apply exits 0 on extra
+# operands and its --help leaves out -h/--version; oplog-read's leaves out
+# --uri-file and --tls-ca-file; oplogkit-migrate has no --version. -p is
+# --progress everywhere, -r is oplog-apply's --resume (oplog-show's
+# --pretty and --relaxed have none).
 
 load lib/helpers
 bats_require_minimum_version 1.5.0
@@ -25,6 +25,7 @@ PROGRAMS=(
 	"source-retire a b c"
 	"entry-proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:1 --control ctl extra"
 	"oplog-show"
+	"oplog-filter"
 )
 
 # Every option a man page names in an .It line: "-o", "--output", ...

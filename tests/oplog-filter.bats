@@ -296,3 +296,19 @@ txn_case() { jq -c --arg c "$1" '.[$c].ops[]' "$TXN" | "$JSON_TO_BSON"; }
 	assert_output --partial "$(stat -c %s "$TD/sample.bson")"
 	oplog-filter "$TD/sample.bson" | cmp - "$TD/sample.bson"
 }
+
+@test "the MongoDB Database Tools spellings --nsInclude/--nsExclude/--nsFrom/--nsTo filter as --ns/--exclude/--rename" {
+	local f
+	for f in "$RD"/*/oplog.bson; do
+		oplog-filter --ns 'db*.*' --exclude 'db3.*' --rename 'db1.*=renamed.*' "$f" >"$T/want"
+		oplog-filter --nsInclude 'db*.*' --nsExclude 'db3.*' --nsFrom 'db1.*' --nsTo 'renamed.*' \
+			"$f" >"$T/got"
+		cmp "$T/want" "$T/got" || fail "$f: the aliases filter differently"
+	done
+	# The aliases do act: something was renamed somewhere.
+	cat "$RD"/*/oplog.bson | oplog-filter --nsInclude 'db1.*' --nsFrom 'db1.*' --nsTo 'renamed.*' |
+		oplog-show --relaxed | jq -r .ns | grep -q '^renamed\.'
+	run --separate-stderr oplog-filter --nsTo 'x.*' /dev/null
+	assert_failure 2
+	[[ $stderr == *"--nsTo 'x.*' has no --nsFrom before it"* ]]
+}
