@@ -17,7 +17,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 #include "die.h"
 #include "entry.h"
 #include "metrics.h"
+#include "options.h"
 #include "reach.h"
 #include "stream.h"
 
@@ -47,8 +47,7 @@
 static struct {
 	const char *output;
 	const char *resume;
-	const char *uri_file;
-	const char *tls_ca_file;
+	struct conn_options conn;	/* --uri, --uri-file, --tls-ca-file */
 	const char *metrics, *metrics_log;
 	timestamp_t since, until;
 	bool has_since, has_until, has_count, now, progress, has_retry_for;
@@ -102,8 +101,7 @@ struct session {
 	bool check_txns;	/* a fresh stream: a later link of one not found above is fatal */
 };
 
-static void usage(void) __attribute__((noreturn));
-static void parse_options(int argc, char **argv);
+static const char *parse_options(int argc, char **argv);
 static void print_newest(mongoc_client_t *client);
 static void oplog_require(mongoc_client_t *client);
 static bool server_awaits(mongoc_client_t *client);
@@ -119,22 +117,22 @@ main(int argc, char **argv)
 {
 	struct session session;
 	struct spool spool;
+	const char *uri_arg;
 	char *uri;
 	bson_t marker;
 	int level;
 
 	die_init(argv[0]);
-	parse_options(argc, argv);
+	uri_arg = parse_options(argc, argv);
 	if (!opt.now) {
 		stream_refuse_tty(opt.resume != NULL ? opt.resume : opt.output);
 		metrics_start(opt.metrics, opt.metrics_log, NULL);
 	}
-	uri = conn_uri_resolve(optind < argc ? argv[optind] : NULL, opt.uri_file,
-	    "OPLOGKIT_SOURCE_URI");
+	uri = conn_uri_resolve(uri_arg, opt.conn.uri_file, "OPLOGKIT_SOURCE_URI");
 	memset(&session, 0, sizeof(session));
 	cli_catch_signals();	/* a stop while still retrying the first connection is clean too */
 	conn_set_retry_for(opt.retry_for_ms);	/* first: conn_open fits its timeouts to it */
-	session.client = conn_open(uri, opt.tls_ca_file);
+	session.client = conn_open(uri, opt.conn.tls_ca_file);
 	oplog_require(session.client);
 	if (opt.now)
 		print_newest(session.client);
@@ -190,111 +188,77 @@ main(int argc, char **argv)
 }
 
 static void
-usage(void)
+parse_ts(const char *option, const char *text, void *value)
 {
-	printf("usage: oplog-read [--since TS | --resume FILE] [--until TS] [--count N]\n"
-	    "                  [-o FILE] [-z|--zstd[=LEVEL]] [--retry-for DURATION]\n"
-	    "                  [--poll DURATION] [--progress] [--uri-file FILE]\n"
-	    "                  [--tls-ca-file FILE] [URI]\n"
-	    "       oplog-read --now [URI]\n"
-	    "Tail a server's oplog (local.oplog.rs) into a stream of entries.\n"
-	    "  --since TS          start after TS (\"T,I\", \"T\", {\"$timestamp\":...});\n"
-	    "                      0 reads the whole oplog; default: its newest entry\n"
-	    "  --resume FILE       append to the spool FILE after its last entry\n"
-	    "  --until TS          stop after the entries up to TS, inclusive\n"
-	    "  --count N           stop after N entries\n"
-	    "  --now               print the newest ts of the oplog and exit\n"
-	    "  -o, --output FILE   write to FILE (mode 0600) instead of stdout\n"
-	    "  -z, --zstd[=LEVEL]  compress with zstd (level 1..22, default 3)\n"
-	    "  --retry-for DUR     reconnect for this long before giving up (5m; --now: 10s)\n"
-	    "  --poll DUR          longest pause between polls of an idle oplog (1s)\n"
-	    "  --progress          one line a second on stderr\n"
-	    "  --metrics FILE      Prometheus text metrics in FILE, rewritten each second\n"
-	    "  --metrics-log FILE  append them to FILE each second, a JSON line each\n"
-	    "URI defaults to $OPLOGKIT_SOURCE_URI.\n");
-	exit(EXIT_DONE);
-}
+	bool *given = value == &opt.since ? &opt.has_since : &opt.has_until;
 
-static void
-usage_error(void)
-{
-	fprintf(stderr, "usage: oplog-read [--since TS | --resume FILE] [--until TS] [--count N]\n"
-	    "                  [-o FILE] [-z|--zstd[=LEVEL]] [--retry-for DURATION] [--progress] [URI]\n"
-	    "       oplog-read --now [URI]\n");
-	exit(EXIT_USAGE);
-}
-
-static timestamp_t
-parse_ts(const char *option, const char *text)
-{
-	timestamp_t ts;
-
-	if (!ts_parse(text, &ts))
+	if (!ts_parse(text, value))
 		die(EXIT_USAGE, "%s: not a timestamp: '%s' (try T,I or {\"$timestamp\":{\"t\":T,\"i\":I}})",
 		    option, text);
-	return ts;
+	*given = true;
 }
 
 static void
+parse_count(const char *option, const char *text, void *unused)
+{
+	opt.count = (uint64_t)cli_number(option, text);
+	opt.has_count = true;
+}
+
+/* Not the shared --retry-for: oplog-read keeps its own budget (5m, --now 10s). */
+static void
+parse_retry_for(const char *option, const char *text, void *unused)
+{
+	opt.retry_for_ms = cli_duration_ms(option, text);
+	opt.has_retry_for = true;
+}
+
+/* The command line into opt; returns the URI operand or --uri, or NULL. */
+static const char *
 parse_options(int argc, char **argv)
 {
-	enum { SINCE = 256, RESUME, UNTIL, COUNT, NOW, RETRY_FOR, POLL, PROGRESS, URI_FILE, TLS_CA, METRICS, METRICS_LOG };
-	static const struct option options[] = {
-		{ "since", required_argument, NULL, SINCE },
-		{ "resume", required_argument, NULL, RESUME },
-		{ "until", required_argument, NULL, UNTIL },
-		{ "count", required_argument, NULL, COUNT },
-		{ "now", no_argument, NULL, NOW },
-		{ "output", required_argument, NULL, 'o' },
-		{ "zstd", optional_argument, NULL, 'z' },
-		{ "retry-for", required_argument, NULL, RETRY_FOR },
-		{ "poll", required_argument, NULL, POLL },
-		{ "progress", no_argument, NULL, PROGRESS },
-		{ "metrics", required_argument, NULL, METRICS },
-		{ "metrics-log", required_argument, NULL, METRICS_LOG },
-		{ "uri-file", required_argument, NULL, URI_FILE },
-		{ "tls-ca-file", required_argument, NULL, TLS_CA },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	static const struct program program = {
+		.name = "oplog-read",
+		.synopsis = "[options] [URI]",
+		.summary = "Tail a server's oplog (local.oplog.rs) into a stream of entries.",
+		.details =
+		    "TS is \"T,I\", \"T\" or {\"$timestamp\":...}. URI (or --uri's) defaults to\n"
+		    "--uri-file's, else $OPLOGKIT_SOURCE_URI.\n",
+		.min_operands = 0, .max_operands = 1,
 	};
-	int ch;
+	const struct option_def table[] = {
+		OPT_CALL(0, "since", "TS", parse_ts, &opt.since,
+		    "start after TS; 0 reads the whole oplog;\ndefault: its newest entry"),
+		OPT_STRING(0, "resume", "FILE", &opt.resume, "append to the spool FILE after its last entry"),
+		OPT_CALL(0, "until", "TS", parse_ts, &opt.until,
+		    "stop after the entries up to TS, inclusive"),
+		OPT_CALL(0, "count", "N", parse_count, NULL, "stop after N entries"),
+		OPT_BOOL(0, "now", &opt.now, "print the newest ts of the oplog and exit"),
+		OPT_OUTPUT(&opt.output, "write to FILE (mode 0600) instead of stdout"),
+		OPT_ZSTD(&opt.zstd_level),
+		OPT_CALL(0, "retry-for", "DUR", parse_retry_for, NULL,
+		    "reconnect for this long before giving up (5m; --now: 10s)"),
+		OPT_DURATION(0, "poll", "DUR", &opt.poll_ms,
+		    "longest pause between polls of an idle oplog (1s)"),
+		OPT_PROGRESS(&opt.progress),
+		OPT_STRING(0, "metrics", "FILE", &opt.metrics,
+		    "Prometheus text metrics in FILE, rewritten each second"),
+		OPT_STRING(0, "metrics-log", "FILE", &opt.metrics_log,
+		    "append them to FILE each second, a JSON line each"),
+		OPT_URI_FILE(&opt.conn),
+		OPT_STRING(0, "tls-ca-file", "FILE", &opt.conn.tls_ca_file,
+		    "connect with TLS, trusting FILE"),
+		OPT_END(),
+	};
+	int first = options_parse(&program, table, argc, argv);
 
-	while ((ch = getopt_long(argc, argv, "o:zhV", options, NULL)) != -1) {
-		switch (ch) {
-		case SINCE: opt.since = parse_ts("--since", optarg); opt.has_since = true; break;
-		case RESUME: opt.resume = optarg; break;
-		case UNTIL: opt.until = parse_ts("--until", optarg); opt.has_until = true; break;
-		case COUNT:
-			opt.count = (uint64_t)cli_number("--count", optarg);
-			opt.has_count = true;
-			break;
-		case NOW: opt.now = true; break;
-		case 'o': opt.output = optarg; break;
-		case 'z': opt.zstd_level = cli_zstd_level(optarg); break;
-		case RETRY_FOR:
-			opt.retry_for_ms = cli_duration_ms("--retry-for", optarg);
-			opt.has_retry_for = true;
-			break;
-		case POLL: opt.poll_ms = cli_duration_ms("--poll", optarg); break;
-		case PROGRESS: opt.progress = true; break;
-		case METRICS: opt.metrics = optarg; break;
-		case METRICS_LOG: opt.metrics_log = optarg; break;
-		case URI_FILE: opt.uri_file = optarg; break;
-		case TLS_CA: opt.tls_ca_file = optarg; break;
-		case 'h': usage();
-		case 'V': cli_version();
-		default: usage_error();
-		}
-	}
-	if (argc - optind > 1)
-		usage_error();
 	if (opt.now && !opt.has_retry_for)
 		opt.retry_for_ms = NOW_RETRY_FOR_MS;
 	if (opt.has_since && opt.resume != NULL)
 		die(EXIT_USAGE, "--since and --resume: give one (--resume starts after the spool's last entry)");
 	if (opt.output != NULL && opt.resume != NULL)
 		die(EXIT_USAGE, "--output and --resume: --resume FILE appends to FILE itself");
+	return options_uri(&program, &opt.conn, first < argc ? argv[first] : NULL);
 }
 
 /* Exit 4 naming what failed, unless the error is transient and the budget lasts. */

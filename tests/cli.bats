@@ -9,8 +9,8 @@
 # too many; a program alone (oplog-show, oplog-filter) takes any number of
 # operands. The programs not listed do not pass yet (issue 18; their
 # owners convert them to common/options.h): oplog-apply exits 0 on extra
-# operands and its --help leaves out -h/--version; oplog-read's leaves out
-# --uri-file and --tls-ca-file; oplogkit-migrate has no --version. -p is
+# operands and its --help leaves out -h/--version;
+# oplogkit-migrate has no --version. -p is
 # --progress everywhere, -r is oplog-apply's --resume (oplog-show's
 # --pretty and --relaxed have none).
 
@@ -26,6 +26,7 @@ PROGRAMS=(
 	"entry-proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:1 --control ctl extra"
 	"oplog-show"
 	"oplog-filter"
+	"oplog-read a b"
 )
 
 # Every option a man page names in an .It line: "-o", "--output", ...

@@ -84,6 +84,10 @@ trailer() { oplog-show "$1" | jq -c 'select(.o.msg == "oplogkit end") | .o'; }
 	echo "$SRC_URI" >"$BATS_TEST_TMPDIR/uri"
 	run oplog-read --now --uri-file "$BATS_TEST_TMPDIR/uri"
 	assert_output "$newest"
+	# Or from --uri, as the MongoDB Database Tools take it (not --uri-file's abbreviation).
+	run oplog-read --now --uri "$SRC_URI"
+	assert_success
+	assert_output "$newest"
 }
 
 @test "oplog-read --progress reports entries, bytes, rate and lag on stderr only" {
