@@ -69,7 +69,7 @@ struct option_def {
 /* ---- shared groups ---- */
 
 /*
- * Namespace selection: --ns GLOB, --exclude GLOB, --ns-regex RE (and
+ * Namespace selection: -n/--ns GLOB, -x/--exclude GLOB, --ns-regex RE (and
  * --rename FROM=TO) into select->filter, which the caller creates. The
  * MongoDB Database Tools spellings are aliases, so their users' habits
  * work: --nsInclude is --ns, --nsExclude is --exclude, and --nsFrom FROM
@@ -88,9 +88,9 @@ struct ns_select {
 };
 void options_ns_select(const char *name, const char *argument, void *select);
 #define OPT_NS_SELECT(select) \
-	OPT_CALL(0, "ns", "GLOB", options_ns_select, (select), \
+	OPT_CALL('n', "ns", "GLOB", options_ns_select, (select), \
 	    "select namespaces matching GLOB (repeatable)"), \
-	OPT_CALL(0, "exclude", "GLOB", options_ns_select, (select), \
+	OPT_CALL('x', "exclude", "GLOB", options_ns_select, (select), \
 	    "skip namespaces matching GLOB (repeatable)"), \
 	OPT_CALL(0, "ns-regex", "RE", options_ns_select, (select), \
 	    "select namespaces matching the POSIX ERE RE (repeatable)"), \
