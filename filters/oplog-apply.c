@@ -14,7 +14,6 @@
  * (data writes), workers.c (partitions), command.c, txn.c, checkpoint.c
  * and lease.c (one applier per checkpoint name).
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +29,7 @@
 #include "die.h"
 #include "lag.h"
 #include "metrics.h"
+#include "options.h"
 
 #define MAX_BATCH_BYTES (48 * 1024 * 1024)
 #define TXN_MEMORY_MAX (64 * 1024 * 1024)
@@ -37,13 +37,13 @@
 #define LEASE_MS_DEFAULT 30000
 
 struct options {
-	const char *input, *uri_file, *tls_ca_file, *name, *metrics, *metrics_log;
+	const char *input, *name, *metrics, *metrics_log;
+	struct conn_options conn;	/* --uri, --uri-file, --tls-ca-file */
 	long batch, flush_ms, txn_memory, jobs, lease_ms;
 	bool follow, resume, progress, quiet;
 };
 
-static void usage(void) __attribute__((noreturn));
-static void parse_options(int, char **, struct options *, ns_filter *);
+static const char *parse_options(int, char **, struct options *, ns_filter *);
 static void apply_stream(struct applier *, const struct options *, timestamp_t);
 static void report(const struct applier *);
 static void client_close(mongoc_client_t *);
@@ -61,22 +61,11 @@ main(int argc, char *argv[])
 
 	die_init(argv[0]);
 	memset(&app, 0, sizeof(app));
-	uri = NULL;
 	ns_filter_use_defaults(filter);
-	parse_options(argc, argv, &opt, filter);
+	uri = conn_uri_resolve(parse_options(argc, argv, &opt, filter), opt.conn.uri_file,
+	    "OPLOGKIT_TARGET_URI");
 	metrics_start(opt.metrics, opt.metrics_log, opt.name);
-	if (optind + 2 == argc) {
-		opt.input = argv[optind];
-		uri = argv[optind + 1];
-	} else if (optind + 1 == argc && strstr(argv[optind], "://") != NULL) {
-		uri = argv[optind];
-	} else if (optind + 1 == argc) {
-		opt.input = argv[optind];
-	} else if (optind != argc) {
-		usage();
-	}
-	uri = conn_uri_resolve(uri, opt.uri_file, "OPLOGKIT_TARGET_URI");
-	app.client = conn_open(uri, opt.tls_ca_file);
+	app.client = conn_open(uri, opt.conn.tls_ca_file);
 	app.filter = filter;
 	app.name = opt.name;
 	app.reader = stream_open(opt.input);
@@ -84,13 +73,13 @@ main(int argc, char *argv[])
 		exit(EXIT_USAGE);
 	stream_set_wait(app.reader, (int)opt.flush_ms, opt.follow);
 	app.jobs = (int)opt.jobs;
-	app.workers = workers_new(app.client, uri, opt.tls_ca_file, (int)opt.jobs, app.reader,
+	app.workers = workers_new(app.client, uri, opt.conn.tls_ca_file, (int)opt.jobs, app.reader,
 	    (size_t)opt.batch, MAX_BATCH_BYTES);
 	app.txns = txn_table_new((size_t)opt.txn_memory);
 	cli_catch_signals();
 	clock_gettime(CLOCK_MONOTONIC, &started);
 	app.saved_at = started;
-	lease_take(uri, opt.tls_ca_file, opt.name, opt.lease_ms);
+	lease_take(uri, opt.conn.tls_ca_file, opt.name, opt.lease_ms);
 	checkpoint_read(&app, &stored);
 	app.saved_ts = stored;	/* a run from further back leaves it there */
 	if (opt.resume)
@@ -115,65 +104,57 @@ main(int argc, char *argv[])
 }
 
 static void
-usage(void)
+one_at_a_time(const char *name, const char *argument, void *batch)
 {
-	printf("usage: oplog-apply [options] [FILE] URI\n"
-	    "Apply an oplog stream (FILE or stdin) to the server at URI, idempotently.\n"
-	    "  -f, --follow           wait at the end of a growing FILE until its trailer\n"
-	    "  -r, --resume           skip entries up to the checkpoint of --name\n"
-	    "  -N, --name NAME        the checkpoint's name in oplogkit.checkpoints (default)\n"
-	    "      --lease TIME       hold NAME for this long between renewals (30s)\n"
-	    "  -b, --batch N          at most N entries per batch (1000)\n"
-	    "  -1, --one-at-a-time    apply entry by entry (--batch 1)\n"
-	    "  -j, --jobs N           write over N connections, by hash of (ns, _id) (2)\n"
-	    "      --flush-ms MS      flush a batch once input is idle this long (50)\n"
-	    "  -n, --ns GLOB          apply only matching namespaces (repeatable)\n"
-	    "  -x, --exclude GLOB     skip matching namespaces (repeatable)\n"
-	    "      --ns-regex RE      apply only namespaces matching RE\n"
-	    "      --retry-for TIME   retry server errors this long (60s), then exit 4\n"
-	    "      --txn-memory BYTES hold open transactions in memory up to BYTES (64 MiB),\n"
-	    "                         then in temporary files\n"
-	    "  -p, --progress         one line of progress a second on stderr\n"
-	    "      --metrics FILE     Prometheus text metrics in FILE, rewritten each second\n"
-	    "      --metrics-log FILE append them to FILE each second, a JSON line each\n"
-	    "  -q, --quiet            no report at the end\n"
-	    "      --uri-file FILE    read URI from FILE ($OPLOGKIT_TARGET_URI otherwise)\n"
-	    "      --tls-ca-file FILE verify the server with this CA\n"
-	    "Without --ns: admin.*, config.*, local.*, oplogkit.*, *.system.profile are skipped.\n");
-	exit(EXIT_DONE);
+	*(long *)batch = 1;
 }
 
-static void
+/* The command line into opt and filter; returns the URI operand or --uri, or NULL. */
+static const char *
 parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
 {
-	enum { FLUSH_MS = 256, NS_REGEX, RETRY_FOR, TXN_MEMORY, URI_FILE, TLS_CA, METRICS, METRICS_LOG,
-		LEASE };
-	static const struct option options[] = {
-		{ "follow", no_argument, NULL, 'f' },
-		{ "resume", no_argument, NULL, 'r' },
-		{ "name", required_argument, NULL, 'N' },
-		{ "lease", required_argument, NULL, LEASE },
-		{ "batch", required_argument, NULL, 'b' },
-		{ "one-at-a-time", no_argument, NULL, '1' },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "flush-ms", required_argument, NULL, FLUSH_MS },
-		{ "ns", required_argument, NULL, 'n' },
-		{ "exclude", required_argument, NULL, 'x' },
-		{ "ns-regex", required_argument, NULL, NS_REGEX },
-		{ "retry-for", required_argument, NULL, RETRY_FOR },
-		{ "txn-memory", required_argument, NULL, TXN_MEMORY },
-		{ "progress", no_argument, NULL, 'p' },
-		{ "metrics", required_argument, NULL, METRICS },
-		{ "metrics-log", required_argument, NULL, METRICS_LOG },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "uri-file", required_argument, NULL, URI_FILE },
-		{ "tls-ca-file", required_argument, NULL, TLS_CA },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	static const struct program program = {
+		.name = "oplog-apply",
+		.synopsis = "[options] [FILE] [URI]",
+		.summary = "Apply an oplog stream (FILE or stdin) to the server at URI, idempotently.",
+		.details =
+		    "A lone operand with :// in it is the URI. URI (or --uri's) defaults to\n"
+		    "--uri-file's, else $OPLOGKIT_TARGET_URI. Without --ns: admin.*, config.*,\n"
+		    "local.*, oplogkit.*, *.system.profile are skipped.\n",
+		.min_operands = 0, .max_operands = 2,
 	};
-	bool ok = true;
-	int ch;
+	struct ns_select select = { .filter = filter };
+	const struct option_def table[] = {
+		OPT_BOOL('f', "follow", &opt->follow,
+		    "wait at the end of a growing FILE until its trailer"),
+		OPT_BOOL('r', "resume", &opt->resume, "skip entries up to the checkpoint of --name"),
+		OPT_STRING('N', "name", "NAME", &opt->name,
+		    "the checkpoint's name in oplogkit.checkpoints (default)"),
+		OPT_DURATION(0, "lease", "TIME", &opt->lease_ms,
+		    "hold NAME for this long between renewals (30s)"),
+		OPT_NUMBER('b', "batch", "N", &opt->batch, 1, LONG_MAX,
+		    "at most N entries per batch (1000)"),
+		OPT_CALL('1', "one-at-a-time", NULL, one_at_a_time, &opt->batch,
+		    "apply entry by entry (--batch 1)"),
+		OPT_NUMBER('j', "jobs", "N", &opt->jobs, 1, MAX_JOBS,
+		    "write over N connections, by hash of (ns, _id) (2)"),
+		OPT_NUMBER(0, "flush-ms", "MS", &opt->flush_ms, 0, 60000,
+		    "flush a batch once input is idle this long (50)"),
+		OPT_NS_SELECT(&select),
+		OPT_NUMBER(0, "txn-memory", "BYTES", &opt->txn_memory, 0, LONG_MAX,
+		    "hold open transactions in memory up to BYTES (64 MiB),\n"
+		    "then in temporary files"),
+		OPT_PROGRESS(&opt->progress),
+		OPT_STRING(0, "metrics", "FILE", &opt->metrics,
+		    "Prometheus text metrics in FILE, rewritten each second"),
+		OPT_STRING(0, "metrics-log", "FILE", &opt->metrics_log,
+		    "append them to FILE each second, a JSON line each"),
+		OPT_BOOL('q', "quiet", &opt->quiet, "no report at the end"),
+		OPT_CONNECTION(&opt->conn),
+		OPT_END(),
+	};
+	const char *uri = NULL;
+	int first;
 
 	memset(opt, 0, sizeof(*opt));
 	opt->name = "default";
@@ -182,42 +163,21 @@ parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
 	opt->flush_ms = 50;
 	opt->txn_memory = TXN_MEMORY_MAX;
 	opt->lease_ms = LEASE_MS_DEFAULT;
-	while ((ch = getopt_long(argc, argv, "frN:b:1j:n:x:pqhV", options, NULL)) != -1) {
-		switch (ch) {
-		case 'f': opt->follow = true; break;
-		case 'r': opt->resume = true; break;
-		case 'N': opt->name = optarg; break;
-		case LEASE: opt->lease_ms = cli_duration_ms("--lease", optarg); break;
-		case 'b': opt->batch = cli_number("--batch", optarg); break;
-		case '1': opt->batch = 1; break;
-		case 'j': opt->jobs = cli_number("--jobs", optarg); break;
-		case FLUSH_MS: opt->flush_ms = cli_number("--flush-ms", optarg); break;
-		case 'n': ok = ns_filter_include(filter, optarg); break;
-		case 'x': ok = ns_filter_exclude(filter, optarg); break;
-		case NS_REGEX: ok = ns_filter_include_regex(filter, optarg); break;
-		case TXN_MEMORY: opt->txn_memory = cli_number("--txn-memory", optarg); break;
-		case RETRY_FOR: conn_set_retry_for(cli_duration_ms("--retry-for", optarg)); break;
-		case 'p': opt->progress = true; break;
-		case METRICS: opt->metrics = optarg; break;
-		case METRICS_LOG: opt->metrics_log = optarg; break;
-		case 'q': opt->quiet = true; break;
-		case URI_FILE: opt->uri_file = optarg; break;
-		case TLS_CA: opt->tls_ca_file = optarg; break;
-		case 'h': usage();
-		case 'V': cli_version();
-		default: ok = false;
-		}
-		if (!ok)
-			break;
+	first = options_parse(&program, table, argc, argv);
+	options_ns_select_free(&select);
+	if (opt->name[0] == '\0' || opt->lease_ms < 1000) {
+		warnmsg("--name must not be empty, --lease at least 1s");
+		options_usage_error(&program);
 	}
-	if (!ok || opt->batch < 1 || opt->name[0] == '\0' || opt->flush_ms > 60000 ||
-	    opt->jobs < 1 || opt->jobs > MAX_JOBS || opt->lease_ms < 1000) {
-		if (ok)
-			warnmsg("--batch must be at least 1, --jobs 1 to %d, --name not empty, "
-			    "--flush-ms at most 60000, --lease at least 1s", MAX_JOBS);
-		fprintf(stderr, "usage: oplog-apply [options] [FILE] URI (--help for the options)\n");
-		exit(EXIT_USAGE);
+	if (argc - first == 2) {
+		opt->input = argv[first];
+		uri = argv[first + 1];
+	} else if (argc - first == 1 && strstr(argv[first], "://") != NULL) {
+		uri = argv[first];
+	} else if (argc - first == 1) {
+		opt->input = argv[first];
 	}
+	return options_uri(&program, &opt->conn, uri);
 }
 
 static void

@@ -51,7 +51,7 @@ main(int argc, char *argv[])
 	enum format format = CANONICAL;
 	bool pretty = false, want_stats = false;
 	const struct option_def table[] = {
-		OPT_CALL('f', "format", "F", parse_format, &format,
+		OPT_CALL(0, "format", "F", parse_format, &format,
 		    "canonical (default); relaxed: plain numbers, an int64\n"
 		    "past 2^53 as {\"$numberLong\": ...}; bsondump: the very\n"
 		    "text of MongoDB's bsondump (with --pretty, of --pretty)"),
