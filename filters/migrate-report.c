@@ -10,7 +10,6 @@
  * test can check the drawing against the log without a browser.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 
 #include "cli.h"
 #include "die.h"
+#include "options.h"
 
 #define MAX_SERIES 32
 #define CHART_WIDTH 900
@@ -61,8 +61,7 @@ static struct {
 static struct series series[MAX_SERIES];
 static size_t series_count;
 
-static void usage(int status) __attribute__((noreturn));
-static void parse_options(int argc, char **argv);
+static int parse_options(int argc, char **argv);
 static void read_log(const char *path);
 static void read_cutover(const char *path, struct cutover *cutover);
 static void write_report(FILE *out, const struct cutover *cutover);
@@ -73,13 +72,13 @@ main(int argc, char **argv)
 	struct cutover cutover = { .window_ms = -1 };
 	FILE *out = stdout;
 	size_t k;
-	int index;
+	int first, index;
 
 	die_init(argv[0]);
-	parse_options(argc, argv);
-	if (optind == argc)
+	first = parse_options(argc, argv);
+	if (first == argc)
 		read_log(NULL);
-	for (index = optind; index < argc; index++)
+	for (index = first; index < argc; index++)
 		read_log(argv[index]);
 	if (series_count == 0)
 		die(EXIT_BAD_STREAM, "no samples: give the files that --metrics-log wrote");
@@ -95,43 +94,27 @@ main(int argc, char **argv)
 	return EXIT_DONE;
 }
 
-static void
-usage(int status)
-{
-	fprintf(status == EXIT_DONE ? stdout : stderr,
-	    "usage: migrate-report [-o FILE] [--switch-report FILE] [--title TEXT] [LOG ...]\n"
-	    "Write a self-contained HTML report (inline SVG, nothing fetched) of a migration\n"
-	    "from the --metrics-log files of its programs (stdin without LOG).\n"
-	    "  -o, --output FILE      write the report to FILE instead of stdout\n"
-	    "  --switch-report FILE   entry-switch's report: the write-unavailable window\n"
-	    "  --title TEXT           the report's title\n");
-	exit(status);
-}
-
-static void
+/* The command line into opt; returns the index of the first LOG. */
+static int
 parse_options(int argc, char **argv)
 {
-	enum { SWITCH_REPORT = 256, TITLE };
-	static const struct option options[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "switch-report", required_argument, NULL, SWITCH_REPORT },
-		{ "title", required_argument, NULL, TITLE },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	static const struct program program = {
+		.name = "migrate-report",
+		.synopsis = "[options] [LOG ...]",
+		.summary =
+		    "Write a self-contained HTML report (inline SVG, nothing fetched) of a migration\n"
+		    "from the --metrics-log files of its programs (stdin without LOG).",
+		.min_operands = 0, .max_operands = -1,
 	};
-	int ch;
+	const struct option_def table[] = {
+		OPT_OUTPUT(&opt.output, "write the report to FILE instead of stdout"),
+		OPT_STRING(0, "switch-report", "FILE", &opt.switch_report,
+		    "entry-switch's report: the write-unavailable window"),
+		OPT_STRING(0, "title", "TEXT", &opt.title, "the report's title"),
+		OPT_END(),
+	};
 
-	while ((ch = getopt_long(argc, argv, "o:hV", options, NULL)) != -1) {
-		switch (ch) {
-		case 'o': opt.output = optarg; break;
-		case SWITCH_REPORT: opt.switch_report = optarg; break;
-		case TITLE: opt.title = optarg; break;
-		case 'h': usage(EXIT_DONE);
-		case 'V': cli_version();
-		default: usage(EXIT_USAGE);
-		}
-	}
+	return options_parse(&program, table, argc, argv);
 }
 
 /* --- reading --- */

@@ -6,8 +6,9 @@
 # MongoDB Database Tools spellings against the real servers.
 #
 # PROGRAMS lists each program with a command line that has one operand
-# too many; a program alone (oplog-show, oplog-filter) takes any number of
-# operands. Not listed: oplogkit-migrate has no --version yet (issue 18).
+# too many; a program alone (oplog-show, oplog-filter, migrate-report)
+# takes any number of operands. Not listed: oplogkit-migrate, a script,
+# has no --version yet (issue 18).
 # Shorts that clashed got one meaning: -p is --progress, -r oplog-apply's
 # --resume, -f its --follow (oplog-show's --pretty, --relaxed, --format
 # keep their long names only).
@@ -26,6 +27,7 @@ PROGRAMS=(
 	"oplog-filter"
 	"oplog-read a b"
 	"oplog-apply a b c"
+	"migrate-report"
 )
 
 # Every option a man page names in an .It line: "-o", "--output", ...
