@@ -124,17 +124,25 @@ find_short(const struct option_def *table, size_t count, int letter)
 	return NULL;
 }
 
+/*
+ * getopt's tables, file-scope while parsing: --help, --version, a usage
+ * error or a bad value exits from inside the loop, and what a global
+ * points at is not a leak.
+ */
+static char *shorts;
+static struct option *longs;
+
 int
 options_parse(const struct program *program, const struct option_def *table,
     int argc, char **argv)
 {
 	size_t count = table_length(table);
-	char *shorts = short_options(table, count);
-	struct option *longs = long_options(table, count);
 	const struct option_def *option;
 	char name[64];
 	int ch, operands;
 
+	shorts = short_options(table, count);
+	longs = long_options(table, count);
 	opterr = 1;
 	while ((ch = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
 		if (ch == OPTION_HELP) {
@@ -153,6 +161,8 @@ options_parse(const struct program *program, const struct option_def *table,
 	}
 	free(shorts);
 	free(longs);
+	shorts = NULL;
+	longs = NULL;
 	operands = argc - optind;
 	if (operands < program->min_operands) {
 		warnmsg("%s", program->min_operands == 1 ? "an operand is missing" :
