@@ -61,7 +61,7 @@ static struct {
 static struct series series[MAX_SERIES];
 static size_t series_count;
 
-static int parse_options(int argc, char **argv);
+static int read_command_line(int argc, char **argv);
 static void read_log(const char *path);
 static void read_cutover(const char *path, struct cutover *cutover);
 static void write_report(FILE *out, const struct cutover *cutover);
@@ -75,7 +75,7 @@ main(int argc, char **argv)
 	int first, index;
 
 	die_init(argv[0]);
-	first = parse_options(argc, argv);
+	first = read_command_line(argc, argv);
 	if (first == argc)
 		read_log(NULL);
 	for (index = first; index < argc; index++)
@@ -96,7 +96,7 @@ main(int argc, char **argv)
 
 /* The command line into opt; returns the index of the first LOG. */
 static int
-parse_options(int argc, char **argv)
+read_command_line(int argc, char **argv)
 {
 	static const struct program program = {
 		.name = "migrate-report",

@@ -43,7 +43,7 @@ struct options {
 	bool follow, resume, progress, quiet;
 };
 
-static const char *parse_options(int, char **, struct options *, ns_filter *);
+static const char *read_command_line(int, char **, struct options *, ns_filter *);
 static void apply_stream(struct applier *, const struct options *, timestamp_t);
 static void report(const struct applier *);
 static void client_close(mongoc_client_t *);
@@ -62,7 +62,7 @@ main(int argc, char *argv[])
 	die_init(argv[0]);
 	memset(&app, 0, sizeof(app));
 	ns_filter_use_defaults(filter);
-	uri = conn_uri_resolve(parse_options(argc, argv, &opt, filter), opt.conn.uri_file,
+	uri = conn_uri_resolve(read_command_line(argc, argv, &opt, filter), opt.conn.uri_file,
 	    "OPLOGKIT_TARGET_URI");
 	metrics_start(opt.metrics, opt.metrics_log, opt.name);
 	app.client = conn_open(uri, opt.conn.tls_ca_file);
@@ -111,7 +111,7 @@ one_at_a_time(const char *name, const char *argument, void *batch)
 
 /* The command line into opt and filter; returns the URI operand or --uri, or NULL. */
 static const char *
-parse_options(int argc, char **argv, struct options *opt, ns_filter *filter)
+read_command_line(int argc, char **argv, struct options *opt, ns_filter *filter)
 {
 	static const struct program program = {
 		.name = "oplog-apply",

@@ -57,7 +57,7 @@ struct sink {
 	uint32_t next_index;
 };
 
-static void parse_options(int, char *[]);
+static void read_command_line(int, char *[]);
 static void filter_stream(stream_reader *);
 static bool filter_entry(const bson_t *, struct sink *);
 
@@ -68,7 +68,7 @@ main(int argc, char *argv[])
 
 	die_init(argv[0]);
 	opt.filter = ns_filter_new();
-	parse_options(argc, argv);
+	read_command_line(argc, argv);
 	stream_refuse_tty(opt.output);
 	/* SIGINT/SIGTERM end the input early, the output whole: zstd frame closed. */
 	cli_catch_signals();
@@ -120,7 +120,7 @@ parse_ts(const char *option, const char *text, void *value)
 }
 
 static void
-parse_options(int argc, char *argv[])
+read_command_line(int argc, char *argv[])
 {
 	static const struct program program = {
 		.name = "oplog-filter",

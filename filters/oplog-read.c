@@ -101,7 +101,7 @@ struct session {
 	bool check_txns;	/* a fresh stream: a later link of one not found above is fatal */
 };
 
-static const char *parse_options(int argc, char **argv);
+static const char *read_command_line(int argc, char **argv);
 static void print_newest(mongoc_client_t *client);
 static void oplog_require(mongoc_client_t *client);
 static bool server_awaits(mongoc_client_t *client);
@@ -123,7 +123,7 @@ main(int argc, char **argv)
 	int level;
 
 	die_init(argv[0]);
-	uri_arg = parse_options(argc, argv);
+	uri_arg = read_command_line(argc, argv);
 	if (!opt.now) {
 		stream_refuse_tty(opt.resume != NULL ? opt.resume : opt.output);
 		metrics_start(opt.metrics, opt.metrics_log, NULL);
@@ -215,7 +215,7 @@ parse_retry_for(const char *option, const char *text, void *unused)
 
 /* The command line into opt; returns the URI operand or --uri, or NULL. */
 static const char *
-parse_options(int argc, char **argv)
+read_command_line(int argc, char **argv)
 {
 	static const struct program program = {
 		.name = "oplog-read",
