@@ -149,6 +149,21 @@ entry_object(const bson_t *entry, const char *field, bson_t *out)
 	return bson_init_static(out, data, length);
 }
 
+bool
+entry_count(const bson_t *doc, const char *field, uint64_t *out)
+{
+	bson_iter_t iter;
+	double value;
+
+	if (!bson_iter_init_find(&iter, doc, field) || !BSON_ITER_HOLDS_NUMBER(&iter))
+		return false;
+	value = bson_iter_as_double(&iter);
+	if (!(value >= 0))
+		return false;
+	*out = value < 18446744073709551616.0 ? (uint64_t)value : UINT64_MAX;
+	return true;
+}
+
 const char *
 entry_command(const bson_t *entry)
 {

@@ -47,6 +47,9 @@ bool entry_flag(const bson_t *entry, const char *field);
 /* Borrow the document field o or o2 into *out (false when absent). */
 bool entry_object(const bson_t *entry, const char *field, bson_t *out);
 
+/* field of doc as a count: a number >= 0, truncated; false when absent, not a number, or < 0. */
+bool entry_count(const bson_t *doc, const char *field, uint64_t *out);
+
 /* For op "c": the command name, the first key of o ("" otherwise). */
 const char *entry_command(const bson_t *entry);
 

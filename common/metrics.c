@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "die.h"
+#include "format.h"
 #include "metrics.h"
 
 #define WRITE_EVERY_MS 1000
@@ -82,12 +83,7 @@ label_escape(const char *value, char *out, size_t size)
 	out[used] = '\0';
 }
 
-/* snprintf at the end of what is there; keeps counting past size, as snprintf. */
-#define APPEND(...) do { \
-	int n_ = snprintf(out + (used < size ? used : size), used < size ? size - used : 0, __VA_ARGS__); \
-	if (n_ > 0) \
-		used += (size_t)n_; \
-} while (0)
+#define APPEND(...) format_append(out, size, &used, __VA_ARGS__)
 
 int
 metrics_format(char *out, size_t size, const char *program, const char *name,

@@ -153,6 +153,13 @@ void options_zstd(const char *name, const char *argument, void *level);
 #define OPT_PROGRESS(flag) \
 	OPT_BOOL('p', "progress", (flag), "a progress line per second on stderr")
 
+/* --metrics FILE and --metrics-log FILE: common/metrics.h's two outputs. */
+#define OPT_METRICS(file, log) \
+	OPT_STRING(0, "metrics", "FILE", (file), \
+	    "Prometheus text metrics in FILE, rewritten each second"), \
+	OPT_STRING(0, "metrics-log", "FILE", (log), \
+	    "append them to FILE each second, a JSON line each")
+
 /* ---- the parser ---- */
 
 struct program {

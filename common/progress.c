@@ -4,13 +4,10 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "format.h"
 #include "progress.h"
 
-#define APPEND(...) do { \
-	int n_ = snprintf(out + (used < size ? used : size), used < size ? size - used : 0, __VA_ARGS__); \
-	if (n_ > 0) \
-		used += (size_t)n_; \
-} while (0)
+#define APPEND(...) format_append(out, size, &used, __VA_ARGS__)
 
 int
 progress_format(char *out, size_t size, const struct progress_counts *c)

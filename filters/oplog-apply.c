@@ -145,10 +145,7 @@ read_command_line(int argc, char **argv, struct options *opt, ns_filter *filter)
 		    "hold open transactions in memory up to BYTES (64 MiB),\n"
 		    "then in temporary files"),
 		OPT_PROGRESS(&opt->progress),
-		OPT_STRING(0, "metrics", "FILE", &opt->metrics,
-		    "Prometheus text metrics in FILE, rewritten each second"),
-		OPT_STRING(0, "metrics-log", "FILE", &opt->metrics_log,
-		    "append them to FILE each second, a JSON line each"),
+		OPT_METRICS(&opt->metrics, &opt->metrics_log),
 		OPT_BOOL('q', "quiet", &opt->quiet, "no report at the end"),
 		OPT_CONNECTION(&opt->conn),
 		OPT_END(),

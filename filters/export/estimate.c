@@ -14,23 +14,9 @@
 #include <string.h>
 
 #include "die.h"
+#include "entry.h"
 #include "metrics.h"
 #include "export.h"
-
-static bool
-number_of(const bson_t *reply, const char *key, uint64_t *out)
-{
-	bson_iter_t iter;
-	double value;
-
-	if (!bson_iter_init_find(&iter, reply, key) || !BSON_ITER_HOLDS_NUMBER(&iter))
-		return false;
-	value = bson_iter_as_double(&iter);
-	if (value < 0)
-		return false;
-	*out = (uint64_t)value;
-	return true;
-}
 
 void
 estimate_collection(struct export *x, mongoc_client_t *client, const char *db, const char *coll)
@@ -48,9 +34,9 @@ estimate_collection(struct export *x, mongoc_client_t *client, const char *db, c
 
 	if (mongoc_client_read_command_with_opts(client, db, command, x->read_prefs, opts, &reply,
 	    &error)) {
-		have_documents = number_of(&reply, "count", &documents);
-		have_bytes = number_of(&reply, "size", &bytes);
-		if (have_bytes && number_of(&reply, "storageSize", &storage) && storage == bytes)
+		have_documents = entry_count(&reply, "count", &documents);
+		have_bytes = entry_count(&reply, "size", &bytes);
+		if (have_bytes && entry_count(&reply, "storageSize", &storage) && storage == bytes)
 			have_bytes = false;	/* a storage size (FerretDB), not the data's */
 	}
 	bson_destroy(&reply);

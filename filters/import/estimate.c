@@ -8,23 +8,9 @@
  */
 #include <string.h>
 
+#include "entry.h"
 #include "metrics.h"
 #include "import.h"
-
-static bool
-number_of(const bson_t *doc, const char *key, uint64_t *out)
-{
-	bson_iter_t iter;
-	double value;
-
-	if (!bson_iter_init_find(&iter, doc, key) || !BSON_ITER_HOLDS_NUMBER(&iter))
-		return false;
-	value = bson_iter_as_double(&iter);
-	if (value < 0)
-		return false;
-	*out = (uint64_t)value;
-	return true;
-}
 
 void
 import_estimate(struct import *x, const bson_t *header)
@@ -58,11 +44,11 @@ import_estimate(struct import *x, const bson_t *header)
 		if (!bson_init_static(&item, data, length) || !bson_iter_init_find(&ns, &item, "ns") ||
 		    !BSON_ITER_HOLDS_UTF8(&ns) || !ns_match(x->selection, bson_iter_utf8(&ns, NULL)))
 			continue;
-		if (number_of(&item, "documents", &documents))
+		if (entry_count(&item, "documents", &documents))
 			x->documents_total += documents;
 		else
 			x->documents_known = false;
-		if (number_of(&item, "bytes", &bytes))
+		if (entry_count(&item, "bytes", &bytes))
 			x->bytes_total += bytes;
 		else
 			x->bytes_known = false;
