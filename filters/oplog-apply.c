@@ -57,13 +57,15 @@ main(int argc, char *argv[])
 	struct applier app;
 	ns_filter *filter = ns_filter_new();
 	timestamp_t resume_from = { 0, 0 }, stored = { 0, 0 };
+	const char *operand;
 	char *uri;
 
 	die_init(argv[0]);
 	memset(&app, 0, sizeof(app));
 	ns_filter_use_defaults(filter);
-	uri = conn_uri_resolve(read_command_line(argc, argv, &opt, filter), opt.conn.uri_file,
-	    "OPLOGKIT_TARGET_URI");
+	/* First the command line, then its fields: argument order is unspecified in C. */
+	operand = read_command_line(argc, argv, &opt, filter);
+	uri = conn_uri_resolve(operand, opt.conn.uri_file, "OPLOGKIT_TARGET_URI");
 	metrics_start(opt.metrics, opt.metrics_log, opt.name);
 	app.client = conn_open(uri, opt.conn.tls_ca_file);
 	app.filter = filter;
