@@ -10,34 +10,12 @@ bats_require_minimum_version 1.5.0
 
 PW=m1grateSecretPW
 
-free_port() {
-	local port
-	while :; do
-		port=$((20000 + RANDOM % 40000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-	done
-}
-
 setup_file() {
-	local ferretdb dir=$BATS_FILE_TMPDIR/auth port
-	ferretdb=$("$ROOT/scripts/build-ferretdb.sh")
-	port=$(free_port)
-	mkdir -p "$dir"
-	"$ferretdb" --handler=sqlite --sqlite-url="file:$dir/" --state-dir="$dir" \
-		--listen-addr="127.0.0.1:$port" --repl-set-name=rs0 --telemetry=disable --debug-addr=- \
-		--test-enable-new-auth --setup-username=user --setup-password="$PW" --setup-database=admin \
-		>"$dir/log" 2>&1 3>&- &
-	echo $! >"$dir/pid"
-	export AUTH_URI="mongodb://user:$PW@127.0.0.1:$port/"
-	for _ in $(seq 1 100); do
-		mongo_cmd "$AUTH_URI" admin '{"ping": 1}' >/dev/null 2>&1 && break
-		sleep 0.1
-	done
-	mongo_cmd "$AUTH_URI" local '{"create": "oplog.rs", "capped": true, "size": 10000000}' >/dev/null
+	auth_server_start "$PW"
 }
 
 teardown_file() {
-	kill "$(cat "$BATS_FILE_TMPDIR/auth/pid")" 2>/dev/null || true
+	auth_server_stop
 }
 
 setup() {

@@ -13,37 +13,15 @@ load lib/helpers
 PW=s3cretPW
 BAD_PW=wr0ngSecret
 
-free_port() {
-	local port
-	while :; do
-		port=$((20000 + RANDOM % 40000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-	done
-}
-
 setup_file() {
-	local ferretdb dir=$BATS_FILE_TMPDIR/auth port k
-	ferretdb=$("$ROOT/scripts/build-ferretdb.sh")
-	port=$(free_port)
-	mkdir -p "$dir"
-	"$ferretdb" --handler=sqlite --sqlite-url="file:$dir/" --state-dir="$dir" \
-	    --listen-addr="127.0.0.1:$port" --repl-set-name=rs0 --telemetry=disable --debug-addr=- \
-	    --test-enable-new-auth --setup-username=user --setup-password="$PW" --setup-database=admin \
-	    >"$dir/log" 2>&1 3>&- &
-	echo $! >"$dir/pid"
-	export AUTH_URI="mongodb://user:$PW@127.0.0.1:$port/"
-	export BAD_URI="mongodb://user:$BAD_PW@127.0.0.1:$port/"
-	for k in $(seq 1 100); do
-		mongo_cmd "$AUTH_URI" admin '{"ping": 1}' >/dev/null 2>&1 && break
-		sleep 0.1
-	done
-	mongo_cmd "$AUTH_URI" local '{"create": "oplog.rs", "capped": true, "size": 10000000}' >/dev/null
+	auth_server_start "$PW"
+	export BAD_URI="mongodb://user:$BAD_PW@127.0.0.1:$AUTH_PORT/"
 	export SECRET_DB=secrets_$$
 	mongo_cmd "$AUTH_URI" "$SECRET_DB" '{"insert": "c", "documents": [{"_id": 1}, {"_id": 2}, {"_id": 3}]}' >/dev/null
 }
 
 teardown_file() {
-	kill "$(cat "$BATS_FILE_TMPDIR/auth/pid")" 2>/dev/null || true
+	auth_server_stop
 }
 
 # leaks DIR: the files under DIR that hold either password, one per line.
