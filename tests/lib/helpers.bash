@@ -76,23 +76,12 @@ free_port() {
 # authentication (user "user", PASSWORD) and an oplog, so that passwords
 # are really used; exports AUTH_PORT and AUTH_URI. auth_server_stop ends it.
 auth_server_start() {
-	local ferretdb dir=$BATS_FILE_TMPDIR/auth k
-	ferretdb=$("$ROOT/scripts/build-ferretdb.sh")
-	AUTH_PORT=$(free_port)
-	mkdir -p "$dir"
-	"$ferretdb" --handler=sqlite --sqlite-url="file:$dir/" --state-dir="$dir" \
-	    --listen-addr="127.0.0.1:$AUTH_PORT" --repl-set-name=rs0 --telemetry=disable --debug-addr=- \
-	    --test-enable-new-auth --setup-username=user --setup-password="$1" --setup-database=admin \
-	    >"$dir/log" 2>&1 3>&- &
-	echo $! >"$dir/pid"
+	export OPLOGKIT_AUTH_PASSWORD=$1
+	OPLOGKIT_SERVERS_DIR=$BATS_FILE_TMPDIR/servers "$ROOT/tests/lib/servers.sh" start auth
+	AUTH_PORT=$(<"$BATS_FILE_TMPDIR/servers/auth.port")
 	export AUTH_PORT AUTH_URI="mongodb://user:$1@127.0.0.1:$AUTH_PORT/"
-	for k in $(seq 1 100); do
-		mongo_cmd "$AUTH_URI" admin '{"ping": 1}' >/dev/null 2>&1 && break
-		sleep 0.1
-	done
-	mongo_cmd "$AUTH_URI" local '{"create": "oplog.rs", "capped": true, "size": 10000000}' >/dev/null
 }
 
 auth_server_stop() {
-	kill "$(cat "$BATS_FILE_TMPDIR/auth/pid")" 2>/dev/null || true
+	OPLOGKIT_SERVERS_DIR=$BATS_FILE_TMPDIR/servers "$ROOT/tests/lib/servers.sh" stop auth
 }

@@ -7,6 +7,8 @@
 #   servers.sh start|stop|restart NAME   one server (source or target), same
 #                               port and data, for fault tests
 #   servers.sh status           the URIs of the servers running now
+#   servers.sh start|stop auth  one more server that asks for a password:
+#                               user "user", $OPLOGKIT_AUTH_PASSWORD
 #
 # Everything lives under $OPLOGKIT_SERVERS_DIR (required): per server a
 # state dir NAME/ holding its SQLite files in NAME/sqlite/, its log
@@ -38,7 +40,12 @@ ferretdb() {
 	echo "$OPLOGKIT_FERRETDB"
 }
 
-uri_of() { echo "mongodb://127.0.0.1:$(<"$dir/$1.port")/"; }
+# The URI a client uses; the auth server's carries its user and password.
+uri_of() {
+	local port=${2:-$(<"$dir/$1.port")} user=
+	[[ $1 != auth ]] || user="user:$OPLOGKIT_AUTH_PASSWORD@"
+	echo "mongodb://${user}127.0.0.1:$port/"
+}
 
 # The pid file's process, if it is still our FerretDB (pids get reused).
 running_pid() {
@@ -52,10 +59,13 @@ running_pid() {
 
 port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Below the kernel's ephemeral range (32768-60999 on Linux): a port there
+# may be the local end of one of the suite's own connections, free to a
+# probe but not to bind.
 pick_port() {
 	local port
 	for _ in {1..50}; do
-		port=$((20000 + RANDOM % 40000))
+		port=$((20000 + RANDOM % 12000))
 		if port_is_free "$port"; then
 			echo "$port"
 			return 0
@@ -67,9 +77,14 @@ pick_port() {
 # Start in the background, detached from every descriptor we hold: bats
 # waits for its fd 3 to close, so a server holding it would hang the suite.
 launch() {
-	local name=$1 port=$2 state=$dir/$1 binary fd
+	local name=$1 port=$2 state=$dir/$1 binary fd auth=()
 	binary=$(ferretdb)
 	mkdir -p "$state/sqlite"
+	if [[ $name == auth ]]; then
+		auth=(--test-enable-new-auth --setup-username=user
+			--setup-password="${OPLOGKIT_AUTH_PASSWORD:?servers.sh: set OPLOGKIT_AUTH_PASSWORD}"
+			--setup-database=admin)
+	fi
 	(
 		for fd in /proc/self/fd/*; do
 			fd=${fd##*/}
@@ -78,15 +93,17 @@ launch() {
 		exec setsid "$binary" --handler=sqlite --sqlite-url="file:$state/sqlite/" \
 			--state-dir="$state" --listen-addr="127.0.0.1:$port" \
 			--repl-set-name=rs0 --telemetry=disable --debug-addr=- \
-			--test-capped-cleanup-interval="$capped_cleanup" \
+			--test-capped-cleanup-interval="$capped_cleanup" "${auth[@]}" \
 			</dev/null >>"$dir/$name.log" 2>&1
 	) &
 	echo $! >"$dir/$name.pid"
 }
 
 # Wait until it answers a ping. 1: it died because the port was taken.
+# A loaded CI machine has taken over 10 s to start one.
 await() {
-	local name=$1 port=$2 pid deadline=$((SECONDS + 30))
+	local name=$1 port=$2 pid wait=60 deadline
+	deadline=$((SECONDS + wait))
 	pid=$(<"$dir/$name.pid")
 	while ((SECONDS < deadline)); do
 		if ! kill -0 "$pid" 2>/dev/null; then
@@ -94,10 +111,10 @@ await() {
 			tail -n 20 "$dir/$name.log" >&2
 			die "$name: FerretDB exited at start (log: $dir/$name.log)"
 		fi
-		"$tools/mongo-cmd" --wait 1 "mongodb://127.0.0.1:$port/" admin \
+		"$tools/mongo-cmd" --wait 1 "$(uri_of "$name" "$port")" admin \
 			'{"ping": 1}' >/dev/null 2>&1 && return 0
 	done
-	die "$name: no answer on 127.0.0.1:$port after 30 s (log: $dir/$name.log)"
+	die "$name: no answer on 127.0.0.1:$port after $wait s (log: $dir/$name.log)"
 }
 
 create_oplog() {
@@ -167,8 +184,8 @@ status() {
 
 check_name() {
 	case $1 in
-	source | target) ;;
-	*) die "unknown server '$1' (source or target)" ;;
+	source | target | auth) ;;
+	*) die "unknown server '$1' (source, target or auth)" ;;
 	esac
 }
 
@@ -187,7 +204,7 @@ main() {
 		[[ $command == stop ]] || start_one "$2"
 		;;
 	*)
-		echo "usage: servers.sh start|stop|status | start|stop|restart source|target" >&2
+		echo "usage: servers.sh start|stop|status | start|stop|restart source|target|auth" >&2
 		exit 2
 		;;
 	esac
