@@ -7,7 +7,7 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
  *       -Icommon $(pkg-config --cflags libbson-1.0) tests/fuzz/fuzz_diff.c \
- *       common/diff.c common/die.c $(pkg-config --libs libbson-1.0) \
+ *       common/diff-*.c common/die.c $(pkg-config --libs libbson-1.0) \
  *       -o build/fuzz_diff
  *   mkdir -p build/fuzz-corpus
  *   OPLOGKIT_FUZZ_SEEDS=build/fuzz-corpus build/plain/unit/test_diff
