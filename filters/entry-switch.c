@@ -145,6 +145,8 @@ read_command_line(struct switch_config *config, int argc, char **argv)
 		OPT_STRING(0, "entry-target", "TARGET", &config->entry_target, "the entry link's new target"),
 		OPT_STRING(0, "switch-cmd", "CMD", &config->switch_cmd,
 		    "run CMD to switch (sh -c; $OPLOGKIT_SWITCH_TS is set)"),
+		OPT_STRING(0, "verify-cmd", "CMD", &config->verify_cmd,
+		    "run CMD after the drain, fenced; switch only if it exits 0"),
 		OPT_STRING(0, "proxy", "PATH", &config->proxy,
 		    "entry-proxy's control socket: its pause is the fence, its\n"
 		    "switch the entry (to --proxy-upstream, default the target's host)"),

@@ -85,6 +85,8 @@ read_command_line(struct check_config *config, int argc, char **argv, char **sou
 		OPT_OUTPUT(&config->output, "write the differences to FILE instead of stdout"),
 		OPT_STRING(0, "recheck", "FILE", &config->recheck,
 		    "re-read only what FILE (an earlier output) lists"),
+		OPT_BOOL(0, "in-flight-ok", &config->in_flight_ok,
+		    "--recheck: exit 0 when what differs is only still in flight"),
 		OPT_STRING(0, "name", "NAME", &config->name,
 		    "the applier's checkpoint on the target (default)"),
 		OPT_BOOL(0, "lag-only", &config->lag_only, "only print the lag: seconds and entries behind"),
@@ -101,6 +103,8 @@ read_command_line(struct check_config *config, int argc, char **argv, char **sou
 		warnmsg("give both SOURCE and TARGET, or neither (then the files or environment)");
 		options_usage_error(&program);
 	}
+	if (config->in_flight_ok && config->recheck == NULL)
+		die(EXIT_USAGE, "--in-flight-ok is for --recheck: only a recheck tells what is in flight");
 	if ((config->lag_only || config->watch) && config->recheck != NULL)
 		die(EXIT_USAGE, "--recheck compares documents: not with --lag-only or --watch");
 	/* BSON is for pipes and files: a person at a terminal reads JSON lines. */

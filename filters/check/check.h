@@ -31,7 +31,7 @@ struct check_config {
 	struct conn_options conn;
 	const char *output, *recheck;
 	const char *name;
-	bool lag_only, watch, json, has_max_lag;
+	bool lag_only, watch, json, has_max_lag, in_flight_ok;
 	long max_lag_ms, jobs;
 	ns_filter *filter;
 };
@@ -62,7 +62,7 @@ struct check {
 	FILE *json_out;		/* --json output */
 	struct task *tasks;
 	size_t task_count, next_task;
-	uint64_t namespaces, compared, missing, extra, differ;
+	uint64_t namespaces, compared, missing, extra, differ, in_flight;
 };
 
 /* report.c */

@@ -1,6 +1,15 @@
 /*
  * recheck.c - sync-check --recheck: read an earlier output (BSON or
  * --json) and compare again only the documents and namespaces it lists.
+ *
+ * On a live source a document may differ only because its latest change
+ * has not reached the target yet. The oplog's timestamps tell which: the
+ * target's checkpoint C is read before the document, so the target holds
+ * every change up to C; if the source's oplog has no change of the
+ * document after C when both sides have been read, both hold its state
+ * at C and a difference is real. Otherwise it is "in-flight": no verdict
+ * yet, recorded for the next recheck (entry-switch --verify-cmd makes it
+ * inside the fence, where the source stands still).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -51,18 +60,94 @@ find_by_id(mongoc_client_t *client, const char *ns, const bson_iter_t *id)
 	return found;
 }
 
+/* The target's checkpoint --name; false when it has none. */
+static bool
+checkpoint_of(const struct check *check, mongoc_client_t *target, timestamp_t *ts)
+{
+	bson_error_t error;
+	bool found;
+
+	if (!lag_checkpoint(target, check->config->name, ts, &found, &error))
+		die(EXIT_SERVER, "%s: checkpoint %s: %s", conn_masked(target), check->config->name,
+		    error.message);
+	return found;
+}
+
+/*
+ * Whether the source's oplog holds a change of (ns, id) after ts: an
+ * entry of it, or any command (a transaction's applyOps, a drop, a
+ * rename may touch it). *since: the first such entry's ts.
+ */
+static bool
+changed_after(mongoc_client_t *source, const char *ns, const bson_iter_t *id, timestamp_t ts,
+    timestamp_t *since)
+{
+	bson_t *filter = bson_new(), *opts = BCON_NEW("limit", BCON_INT64(1),
+	    "projection", "{", "ts", BCON_INT32(1), "_id", BCON_INT32(0), "}");
+	bson_t ts_range, any, of_id, of_o2, of_command;
+	mongoc_collection_t *oplog = mongoc_client_get_collection(source, "local", "oplog.rs");
+	mongoc_cursor_t *cursor;
+	const bson_t *entry;
+	bson_error_t error;
+	bson_iter_t iter;
+	bool found = false;
+
+	BSON_APPEND_DOCUMENT_BEGIN(filter, "ts", &ts_range);
+	BSON_APPEND_TIMESTAMP(&ts_range, "$gt", ts.t, ts.i);
+	bson_append_document_end(filter, &ts_range);
+	BSON_APPEND_ARRAY_BEGIN(filter, "$or", &any);
+	BSON_APPEND_DOCUMENT_BEGIN(&any, "0", &of_id);
+	BSON_APPEND_UTF8(&of_id, "ns", ns);
+	bson_append_iter(&of_id, "o._id", -1, id);
+	bson_append_document_end(&any, &of_id);
+	BSON_APPEND_DOCUMENT_BEGIN(&any, "1", &of_o2);
+	BSON_APPEND_UTF8(&of_o2, "ns", ns);
+	bson_append_iter(&of_o2, "o2._id", -1, id);
+	bson_append_document_end(&any, &of_o2);
+	BSON_APPEND_DOCUMENT_BEGIN(&any, "2", &of_command);
+	BSON_APPEND_UTF8(&of_command, "op", "c");
+	bson_append_document_end(&any, &of_command);
+	bson_append_array_end(filter, &any);
+	cursor = mongoc_collection_find_with_opts(oplog, filter, opts, NULL);
+	if (mongoc_cursor_next(cursor, &entry)) {
+		found = true;
+		if (bson_iter_init_find(&iter, entry, "ts") && BSON_ITER_HOLDS_TIMESTAMP(&iter))
+			bson_iter_timestamp(&iter, &since->t, &since->i);
+	} else if (mongoc_cursor_error(cursor, &error)) {
+		die(EXIT_SERVER, "%s: reading local.oplog.rs: %s", conn_masked(source), error.message);
+	}
+	mongoc_cursor_destroy(cursor);
+	mongoc_collection_destroy(oplog);
+	bson_destroy(opts);
+	bson_destroy(filter);
+	return found;
+}
+
 static void
 recheck_document(struct check *check, mongoc_client_t *source, mongoc_client_t *target,
     const char *ns, const bson_iter_t *id)
 {
-	bson_t *from = find_by_id(source, ns, id), *to = find_by_id(target, ns, id);
+	timestamp_t checkpoint = { 0, 0 }, since = { 0, 0 };
+	bool has_checkpoint = checkpoint_of(check, target, &checkpoint);
+	bson_t *to = find_by_id(target, ns, id), *from = find_by_id(source, ns, id);
+	const char *kind = NULL;
+	bson_t detail = BSON_INITIALIZER;
 
 	if (from != NULL && to == NULL)
-		report(check, ns, id, "missing", NULL);
+		kind = "missing";
 	else if (from == NULL && to != NULL)
-		report(check, ns, id, "extra", NULL);
+		kind = "extra";
 	else if (from != NULL && !same_bytes(from, to))
-		report(check, ns, id, "differs", NULL);
+		kind = "differs";
+	if (kind != NULL && has_checkpoint && changed_after(source, ns, id, checkpoint, &since)) {
+		BSON_APPEND_UTF8(&detail, "now", kind);
+		BSON_APPEND_TIMESTAMP(&detail, "checkpoint", checkpoint.t, checkpoint.i);
+		BSON_APPEND_TIMESTAMP(&detail, "changed", since.t, since.i);
+		report(check, ns, id, "in-flight", &detail);
+	} else if (kind != NULL) {
+		report(check, ns, id, kind, NULL);
+	}
+	bson_destroy(&detail);
 	if (from != NULL && to != NULL)
 		check->compared++;
 	if (from != NULL)
@@ -217,12 +302,15 @@ run_recheck(struct check *check)
 	else
 		recheck_bson(check, source, target, &seen, &count);
 	fprintf(stderr, "%s: %" PRIu64 " records rechecked: %" PRIu64 " documents compared, %"
-	    PRIu64 " missing, %" PRIu64 " extra, %" PRIu64 " differ\n", die_progname(), count,
-	    check->compared, check->missing, check->extra, check->differ);
+	    PRIu64 " missing, %" PRIu64 " extra, %" PRIu64 " differ, %" PRIu64 " in flight\n",
+	    die_progname(), count, check->compared, check->missing, check->extra, check->differ,
+	    check->in_flight);
 	for (k = 0; k < seen.count; k++)
 		free(seen.names[k]);
 	free(seen.names);
 	mongoc_client_pool_push(check->source_pool, source);
 	mongoc_client_pool_push(check->target_pool, target);
-	return check->missing + check->extra + check->differ > 0 ? EXIT_DIFFERENT : EXIT_DONE;
+	if (check->missing + check->extra + check->differ > 0)
+		return EXIT_DIFFERENT;
+	return check->in_flight > 0 && !check->config->in_flight_ok ? EXIT_DIFFERENT : EXIT_DONE;
 }

@@ -85,6 +85,8 @@ report(struct check *check, const char *ns, const bson_iter_t *id, const char *k
 		check->missing++;
 	else if (strcmp(kind, "extra") == 0)
 		check->extra++;
+	else if (strcmp(kind, "in-flight") == 0)
+		check->in_flight++;
 	else
 		check->differ++;
 	if (check->writer != NULL) {

@@ -1,6 +1,7 @@
 /*
  * gate.c - entry-switch's waits on the applier's checkpoint: the lag gate
- * before the fence, the drain to the source's newest ts inside it.
+ * before the fence, the drain to the source's newest ts inside it; then
+ * --verify-cmd, the operator's last word before the entry moves.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -99,3 +100,31 @@ drain(struct cutover *x, char *why, size_t size)
 	return true;
 }
 
+
+/* ---- step 4: --verify-cmd ---- */
+
+/*
+ * With writes fenced and the target drained, the source stands still:
+ * what could not be compared while it was changing (sync-check --recheck
+ * of what was in flight) can be now. A failure keeps the entry.
+ */
+bool
+verify(struct cutover *x, char *why, size_t size)
+{
+	struct timespec start;
+	int status;
+
+	if (x->config->verify_cmd == NULL)
+		return true;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if ((status = shell_run("--verify-cmd", x->config->verify_cmd)) != 0) {
+		snprintf(why, size, "--verify-cmd failed (status %d)", status);
+		return false;
+	}
+	if (cli_stop) {
+		snprintf(why, size, "interrupted during --verify-cmd");
+		return false;
+	}
+	step_done(x, STEP_VERIFY, "--verify-cmd exit 0 in %ld ms", clock_ms_since(&start));
+	return true;
+}

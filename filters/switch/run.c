@@ -1,6 +1,6 @@
 /*
  * run.c - entry-switch's engine: the steps in order (lag gate, fence,
- * drain, switch, unfence), undone on any failure, and the report.
+ * drain, verify, switch, unfence), undone on any failure, and the report.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +26,7 @@
 #include "shell.h"
 #include "switch.h"
 
-static const char *const step_names[] = { "lag", "fence", "drain", "switch", "unfence" };
+static const char *const step_names[] = { "lag", "fence", "drain", "verify", "switch", "unfence" };
 
 int
 switch_run(const struct switch_config *config, const char *source_uri, const char *target_uri)
@@ -51,7 +51,8 @@ switch_run(const struct switch_config *config, const char *source_uri, const cha
 		exit(EXIT_DIFFERENT);
 	}
 	/* A fence raised as a signal came is a failure after the fence too. */
-	if (!fenced || !drain(x, why, sizeof(why)) || !entry_switch(x, why, sizeof(why))) {
+	if (!fenced || !drain(x, why, sizeof(why)) || !verify(x, why, sizeof(why)) ||
+	    !entry_switch(x, why, sizeof(why))) {
 		entry_restore(x);
 		lifted = fence_down(x, why + strlen(why), sizeof(why) - strlen(why));
 		snprintf(result, sizeof(result), "not switched: %s; %s, entry unchanged", why,

@@ -1,6 +1,6 @@
 /*
  * switch.h - entry-switch's parts: the engine and the report (run.c), the
- * lag gate and the drain (gate.c), the fence (fence.c), the entry-proxy
+ * lag gate, the drain and --verify-cmd (gate.c), the fence (fence.c), the entry-proxy
  * client (proxy.c), the entry (entry.c). filters/entry-switch.c is the
  * command line.
  *
@@ -37,7 +37,7 @@ struct switch_config {
 	const char *source, *target, *name;
 	struct conn_options conn;
 	long lag_ms, timeout_ms, drain_timeout_ms;
-	const char *fence_cmd, *unfence_cmd, *switch_cmd;
+	const char *fence_cmd, *unfence_cmd, *switch_cmd, *verify_cmd;
 	const char *entry_file, *entry_value, *entry_link, *entry_target;
 	const char *proxy, *proxy_upstream;	/* entry-proxy's control socket, the target's HOST:PORT */
 	enum fence_method fence;
@@ -51,7 +51,7 @@ struct step {
 	char detail[512];
 };
 
-enum { STEP_LAG, STEP_FENCE, STEP_DRAIN, STEP_SWITCH, STEP_UNFENCE, STEP_COUNT };
+enum { STEP_LAG, STEP_FENCE, STEP_DRAIN, STEP_VERIFY, STEP_SWITCH, STEP_UNFENCE, STEP_COUNT };
 
 /* The cutover's state: what an exit must undo. */
 struct cutover {
@@ -88,6 +88,7 @@ void report(struct cutover *x, const char *result);
 /* gate.c */
 bool lag_wait(struct cutover *x, char *why, size_t size);
 bool drain(struct cutover *x, char *why, size_t size);
+bool verify(struct cutover *x, char *why, size_t size);
 
 /* fence.c: false with why set ("; why" for fence_down) */
 bool fence_up(struct cutover *x, char *why, size_t size);
