@@ -45,15 +45,14 @@ BINS = $(addprefix bin/,$(PROGRAMS))
 # The example application: the demo's and the benchmarks' write load.
 EXAMPLE_BINS = bin/oplogkit-loadgen
 
-# .variant first, by name: under .SECONDARY a missing stamp would not
-# otherwise be remade, and bin/ would keep the other variant's programs.
-all: $(OBJ)/.variant $(BINS) $(EXAMPLE_BINS) $(UNIT_BIN) $(TOOL_BIN)
+all: $(BINS) $(EXAMPLE_BINS) $(UNIT_BIN) $(TOOL_BIN)
 
-# bin/ holds the last variant built; the stamp relinks when it changes.
-$(OBJ)/.variant:
-	@mkdir -p $(OBJ)
-	@rm -f build/*/.variant
-	@touch $@
+# bin/ holds the last variant built. build/variant names it, rewritten
+# (so newer than every program) as make starts with the other one: the
+# programs relink. A stamp made by a rule was not enough: under
+# .SECONDARY make could skip the relink once after a switch.
+VARIANT_STAMP = build/variant
+$(shell mkdir -p build && { [ "$$(cat $(VARIANT_STAMP) 2>/dev/null)" = $(VARIANT) ] || echo $(VARIANT) >$(VARIANT_STAMP); })
 
 $(OBJ)/common/%.o: common/%.c common/*.h
 	@mkdir -p $(dir $@)
@@ -67,7 +66,7 @@ $(OBJ)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-bin/%: $(OBJ)/filters/%.o $(OBJ)/libcommon.a $(OBJ)/.variant
+bin/%: $(OBJ)/filters/%.o $(OBJ)/libcommon.a $(VARIANT_STAMP)
 	@mkdir -p bin
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
 
@@ -80,7 +79,7 @@ $(OBJ)/apply/%.o: filters/apply/%.c filters/apply/*.h common/*.h
 
 $(OBJ)/filters/oplog-apply.o: filters/apply/*.h
 
-bin/oplog-apply: $(OBJ)/filters/oplog-apply.o $(APPLY_OBJ) $(OBJ)/libcommon.a $(OBJ)/.variant
+bin/oplog-apply: $(OBJ)/filters/oplog-apply.o $(APPLY_OBJ) $(OBJ)/libcommon.a $(VARIANT_STAMP)
 	@mkdir -p bin
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(APPLY_OBJ) $(OBJ)/libcommon.a $(LIBS)
 
@@ -93,7 +92,7 @@ $(OBJ)/proxy/%.o: filters/proxy/%.c filters/proxy/*.h common/*.h
 
 $(OBJ)/filters/entry-proxy.o: filters/proxy/*.h
 
-bin/entry-proxy: $(OBJ)/filters/entry-proxy.o $(PROXY_OBJ) $(OBJ)/libcommon.a $(OBJ)/.variant
+bin/entry-proxy: $(OBJ)/filters/entry-proxy.o $(PROXY_OBJ) $(OBJ)/libcommon.a $(VARIANT_STAMP)
 	@mkdir -p bin
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(PROXY_OBJ) $(OBJ)/libcommon.a $(LIBS)
 
@@ -108,7 +107,7 @@ $$(OBJ)/$(2)/%.o: filters/$(2)/%.c filters/$(2)/*.h common/*.h
 
 $$(OBJ)/filters/$(1).o: filters/$(2)/*.h
 
-bin/$(1): $$(OBJ)/filters/$(1).o $$($(1)_OBJ) $$(OBJ)/libcommon.a $$(OBJ)/.variant
+bin/$(1): $$(OBJ)/filters/$(1).o $$($(1)_OBJ) $$(OBJ)/libcommon.a $$(VARIANT_STAMP)
 	@mkdir -p bin
 	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$< $$($(1)_OBJ) $$(OBJ)/libcommon.a $$(LIBS)
 endef
@@ -119,7 +118,7 @@ $(eval $(call parts,sync-check,check))
 $(eval $(call parts,entry-switch,switch))
 $(eval $(call parts,source-retire,retire))
 
-bin/oplogkit-loadgen: examples/loadgen.c $(OBJ)/libcommon.a $(OBJ)/.variant common/*.h
+bin/oplogkit-loadgen: examples/loadgen.c $(OBJ)/libcommon.a $(VARIANT_STAMP) common/*.h
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
 
