@@ -1,6 +1,7 @@
 /*
- * apply.h - the parts of oplog-apply: the batch of data writes (batch.c),
- * the partitions that write them in parallel (workers.c), the commands
+ * apply.h - the parts of oplog-apply: the batch of data writes (batch.c
+ * and batch-*.c, which share batch-internal.h), the partitions that
+ * write them in parallel (workers.c), the commands
  * (command.c), the held transactions (txn.c), and the applier they
  * share (dispatch.c, where each entry goes), driven by the read loop of
  * filters/oplog-apply.c.
@@ -125,8 +126,9 @@ void entry_fail(struct applier *app, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
 
 /*
- * batch.c: data writes grouped per collection, one write per _id: later
- * entries of an _id are folded into it where that gives mongod's result.
+ * batch.c and batch-*.c: data writes grouped per collection, one write
+ * per _id: later entries of an _id are folded into it where that gives
+ * mongod's result.
  * Built by the reading thread, written by a worker with its own client.
  */
 
