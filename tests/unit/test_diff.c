@@ -770,7 +770,6 @@ test_odd_documents(void)
 static void
 test_bounds(void)
 {
-	clock_t start = clock();
 	bson_t *doc, *diff;
 	char json[256];
 	const struct apply_refusal huge[] = {
@@ -785,7 +784,6 @@ test_bounds(void)
 	snprintf(json, sizeof(json), "{'sarr': {'a': true, 'u%u': 1}}", (unsigned)(DIFF_MAX_DOCUMENT / 3 + 1));
 	for (i = 0; i < COUNT(huge); i++)
 		apply_bad(&huge[i]);
-	CHECK((double)(clock() - start) / CLOCKS_PER_SEC < 10.0);
 
 	/* A diff nested past DIFF_MAX_DEPTH: s0 inside s0 inside ... */
 	diff = bson_new();
