@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# trials.sh [-n N] [-o REPORT] - crash trials: a migration under a live
+# trials.sh [-n N] [-r RATE] [-o REPORT] - crash trials: a migration under a live
 # write load, kill -9 one of its parts at a random moment, restart it the
 # way the man pages say (rerun oplogkit-migrate), and count the documents
-# that differ between source and target once the load stops.
+# that differ between source and target once the load stops. The load
+# writes RATE documents a second (default 80).
 #
 # Each trial uses its own databases on the servers named by
 # OPLOGKIT_TEST_SOURCE_URI / OPLOGKIT_TEST_TARGET_URI (tests/run sets
@@ -13,12 +14,14 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 trials=50
+rate=80
 report=
-while getopts n:o: opt; do
+while getopts n:r:o: opt; do
 	case $opt in
 	n) trials=$OPTARG ;;
+	r) rate=$OPTARG ;;
 	o) report=$OPTARG ;;
-	*) echo "usage: trials.sh [-n N] [-o REPORT]" >&2; exit 2 ;;
+	*) echo "usage: trials.sh [-n N] [-r RATE] [-o REPORT]" >&2; exit 2 ;;
 	esac
 done
 
@@ -68,7 +71,7 @@ trial() {
 	victim=${OPLOGKIT_TRIAL_VICTIM:-${victims[RANDOM % ${#victims[@]}]}}
 	after=$((1 + RANDOM % 6))
 	mkdir -p "$work"
-	oplogkit-loadgen --uri "$src" --db "$db" --rate 80 --seed "$k" >"$work/app.out" 2>&1 &
+	oplogkit-loadgen --uri "$src" --db "$db" --rate "$rate" --seed "$k" >"$work/app.out" 2>&1 &
 	app=$!
 	sleep 2	# some data before T0
 	setsid oplogkit-migrate -w "$work/m" --name "$db" --ns "$db.*" "$src" "$dst" \
@@ -120,7 +123,7 @@ if [[ -n $report ]]; then
 		echo "# Crash trials"
 		echo
 		echo "\`tests/trials.sh -n $trials\` on $(nproc) cores, $(date -u +%Y-%m-%d)."
-		echo "Each trial: loadgen at 80 writes/s, oplogkit-migrate started, kill -9 of the victim after N s,"
+		echo "Each trial: loadgen at $rate writes/s, oplogkit-migrate started, kill -9 of the victim after N s,"
 		echo "oplogkit-migrate rerun (it resumes), load stopped, sync-check of the trial's databases."
 		echo
 		echo "| trial | killed | after | kill landed | documents lost or differing |"
