@@ -419,6 +419,25 @@ run_collection_command(struct applier *app, const char *name, const char *db, co
 		    name);
 }
 
+/*
+ * Commands mongod's applier runs that never touch a document: dbCheck
+ * (a consistency check, written to the health log), the sharding index
+ * catalog and global index containers (config metadata). Skipped, not
+ * refused: stopping on them would halt a stream for nothing.
+ */
+static bool
+no_document_effect(const char *name)
+{
+	static const char *const names[] = { "dbCheck", "modifyCollectionShardingIndexCatalog",
+	    "createGlobalIndex", "dropGlobalIndex", NULL };
+	size_t k;
+
+	for (k = 0; names[k] != NULL; k++)
+		if (strcmp(name, names[k]) == 0)
+			return true;
+	return false;
+}
+
 void
 command_apply(struct applier *app, const struct op_view *op, int depth)
 {
@@ -429,7 +448,9 @@ command_apply(struct applier *app, const struct op_view *op, int depth)
 	if (!op->has_o || op->command_kind == CMD_NONE)
 		entry_fail(app, "c entry without a command in o");
 	ns_database(op->ns, db, sizeof(db));
-	if (op->command_kind == CMD_APPLY_OPS) {
+	if (no_document_effect(name)) {
+		app->count.skipped++;
+	} else if (op->command_kind == CMD_APPLY_OPS) {
 		apply_ops_array(app, op, depth + 1);
 	} else if (count == 2 && strcmp(name, "renameCollection") == 0) {
 		rename_apply(app, &op->o, ns);
