@@ -367,10 +367,19 @@ trailer() { oplog-show "$1" | jq -c 'select(.o.msg == "oplogkit end") | .o'; }
 # second $F after the newest entry's, i from 1 up (FerretDB's i is a
 # counter across seconds, far past that by now, so no ts is taken twice);
 # fabricated_end then writes a real entry after them, so that what later
-# tests call the newest entry comes after them too.
+# tests call the newest entry comes after them too. teardown deletes
+# them, and the config.transactions entries of the test, whatever the
+# test's outcome: left in the source's oplog, a link would reach every
+# later capture of it (oplog-filter keeps a transaction's links even when
+# none of their ops is selected), a transaction begun before the stream.
 LSID_A='{"id": {"$binary": {"base64": "GK+8+nZ+Eem9p6vK9BEt9g==", "subType": "04"}}}'
 LSID_B='{"id": {"$binary": {"base64": "AAAAAAAAAAAAAAAAAAAAAA==", "subType": "04"}}}'
 at() { echo "{\"\$timestamp\": {\"t\": $F, \"i\": $1}}"; }
+teardown() {
+	[[ -n ${F:-} ]] || return 0
+	mongo_cmd "$SRC_URI" local "{\"delete\": \"oplog.rs\", \"deletes\": [{\"q\": {\"ts\": {\"\$gte\": $(at 1), \"\$lte\": $(at 99)}}, \"limit\": 0}]}" >/dev/null
+	mongo_cmd "$SRC_URI" config '{"delete": "transactions", "deletes": [{"q": {"oplogkitTest": true}, "limit": 0}]}' >/dev/null
+}
 fabricated_start() { F=$(newest); F=$((${F%,*} + 1)); }
 fabricated_end() {
 	while (($(date +%s) <= F + 1)); do sleep 0.2; done
@@ -426,5 +435,35 @@ i_list() { oplog-show "$1" | jq -r 'select(.op != "n") | .ts["$timestamp"].i'; }
 	run cat "$BATS_TEST_TMPDIR/err"
 	assert_output --partial 'txnNumber 1 began at or before --since'
 	assert_output --partial 'GK+8+nZ+Eem9p6vK9BEt9g=='
+	fabricated_end
+}
+
+@test "oplog-read --since inside a prepared transaction not yet committed starts with its links, found in config.transactions" {
+	db=$(unique_db preparedtxn)
+	fabricated_start
+	{
+		link 1 "$LSID_A" 0 "$(txn_op 1 ', "partialTxn": true')"
+		link 2 "$LSID_A" 1 "$(txn_op 2 ', "prepare": true')"	# the start
+	} | oplog_write
+	# What mongod keeps for a prepared transaction: its session, state and
+	# prepare. No entry after the start names the prepare yet (its commit
+	# comes later): only config.transactions says it is open.
+	mongo_cmd "$SRC_URI" config "{\"insert\": \"transactions\", \"documents\": [{\"_id\": $LSID_A, \"txnNum\": {\"\$numberLong\": \"1\"}, \"state\": \"prepared\", \"lastWriteOpTime\": {\"ts\": $(at 2), \"t\": {\"\$numberLong\": \"1\"}}, \"oplogkitTest\": true}]}" >/dev/null
+	oplog-read --since "$F,2" -o "$BATS_TEST_TMPDIR/s.bson" "$SRC_URI" 2>"$BATS_TEST_TMPDIR/err" &
+	reader=$!
+	for _ in {1..100}; do [[ $(i_list "$BATS_TEST_TMPDIR/s.bson" | wc -l) -ge 2 ]] && break; sleep 0.1; done
+	kill -TERM "$reader"
+	wait "$reader"
+	run cat "$BATS_TEST_TMPDIR/err"
+	assert_output --partial 'falls inside open transactions: the stream starts with the 2 link(s)'
+	assert_equal "$(i_list "$BATS_TEST_TMPDIR/s.bson" | head -n 2 | tr '\n' ' ')" "1 2 "
+	# With the commit the reader would read next, the applier has the whole transaction.
+	{
+		oplog-show "$BATS_TEST_TMPDIR/s.bson" | jq -c 'select(.op != "n")'
+		link 3 "$LSID_A" 2 "{\"commitTransaction\": 1, \"commitTimestamp\": $(at 2)}"
+	} | "${OPLOGKIT_TOOLS_DIR:-$ROOT/build/plain/tools}/json2bson" >"$BATS_TEST_TMPDIR/c.bson"
+	run oplog-apply -q "$BATS_TEST_TMPDIR/c.bson" "$DST_URI"
+	assert_success
+	assert_equal "$(mongo_dump "$DST_URI" "$db.t" | jq -c '._id."$numberInt"' | tr '\n' ' ')" '"1" "2" '
 	fabricated_end
 }
