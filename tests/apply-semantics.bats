@@ -22,3 +22,61 @@ load lib/apply-case
 	check_case nodoc
 	assert_output --partial 'skipped 4'
 }
+
+@test "i, u, d as mongod applies them: an insert over an _id replaces it, o2 and o carry shard key fields beside _id, n entries with a namespace write nothing" {
+	printf '%s\n' '{"_id": 1, "a": 1, "gone": 1}' '{"_id": 2, "sk": 5, "a": 1}' '{"_id": 3, "sk": 6}' >"$BATS_TEST_TMPDIR/before.json"
+	{
+		entry 1 i c '"o": {"_id": 1, "b": 2}'
+		entry 2 u c '"o2": {"_id": 2, "sk": 99}, "o": {"$v": 2, "diff": {"u": {"a": 2}}}'
+		entry 3 d c '"o": {"_id": 3, "sk": 99}'
+		entry 4 n c '"o": {"_id": 4, "preImage": true}'
+		entry 5 u c '"o2": {"_id": 5}, "o": {"_id": 5, "r": 1}'
+		entry 6 u c '"o2": {"_id": 6}, "o": {"r": 6}, "b": true'
+		entry 7 i c '"o": {"_id": 7, "m": 1}, "fromMigrate": true'
+		entry 8 u c '"o2": {"_id": 2}, "o": {"sk": 5, "a": 3}'
+	} >"$BATS_TEST_TMPDIR/stream.json"
+	printf '%s\n' '{"_id": 1, "b": 2}' '{"_id": 2, "sk": 5, "a": 3}' '{"_id": 6, "r": 6}' >"$BATS_TEST_TMPDIR/after.json"
+	check_case crud
+}
+
+@test "applyOps outside a transaction, nested, with commands: every op in order" {
+	: >"$BATS_TEST_TMPDIR/before.json"
+	inner='{"applyOps": [{"op": "i", "ns": "@DB@.c", "o": {"_id": 2}}, {"op": "u", "ns": "@DB@.c", "o2": {"_id": 1}, "o": {"$v": 2, "diff": {"u": {"n": 2}}}}]}'
+	{
+		entry 1 c '$cmd' "\"o\": {\"applyOps\": [{\"op\": \"c\", \"ns\": \"@DB@.\$cmd\", \"o\": {\"create\": \"d\"}}, {\"op\": \"i\", \"ns\": \"@DB@.c\", \"o\": {\"_id\": 1, \"n\": 1}}, {\"op\": \"c\", \"ns\": \"@DB@.\$cmd\", \"o\": $inner}, {\"op\": \"u\", \"ns\": \"@DB@.c\", \"o2\": {\"_id\": 3}, \"o\": {\"\$v\": 2, \"diff\": {\"i\": {\"k\": 3}}}, \"b\": true}, {\"op\": \"d\", \"ns\": \"@DB@.c\", \"o\": {\"_id\": 2}}]}"
+		entry 2 i d '"o": {"_id": "in d"}'
+	} >"$BATS_TEST_TMPDIR/stream.json"
+	printf '%s\n' '{"_id": 1, "n": 2}' '{"_id": 3, "k": 3}' >"$BATS_TEST_TMPDIR/after.json"
+	check_case applyops
+	assert_equal "$(mongo_dump "$DST_URI" "$CASE_DB.d")" "$(echo '{"_id": "in d"}' | documents)"
+}
+
+# A transaction link, as mongod logs it: TS_I PREV_I (0: the first) O.
+txn_link() {
+	local prev='{"ts": {"$timestamp": {"t": 0, "i": 0}}, "t": {"$numberLong": "-1"}}'
+	[[ $2 == 0 ]] || prev="{\"ts\": {\"\$timestamp\": {\"t\": 1, \"i\": $2}}, \"t\": {\"\$numberLong\": \"1\"}}"
+	echo "{\"ts\": {\"\$timestamp\": {\"t\": 1, \"i\": $1}}, \"op\": \"c\", \"ns\": \"admin.\$cmd\", \"lsid\": {\"id\": {\"\$binary\": {\"base64\": \"AAAAAAAAAAAAAAAAAAAAAQ==\", \"subType\": \"04\"}}}, \"txnNumber\": {\"\$numberLong\": \"$3\"}, \"prevOpTime\": $prev, \"o\": $4}"
+}
+
+@test "transactions: ops apply at the commit, in order with the writes around them; an aborted prepared one writes nothing; DDL inside one" {
+	printf '%s\n' '{"_id": 1, "v": 0}' >"$BATS_TEST_TMPDIR/before.json"
+	{
+		# 1: three links, unprepared; a write outside the transaction between them.
+		txn_link 1 0 1 '{"applyOps": [{"op": "u", "ns": "@DB@.c", "o2": {"_id": 1}, "o": {"$v": 2, "diff": {"u": {"v": 1}}}}], "partialTxn": true}'
+		entry 2 i c '"o": {"_id": 2, "v": 0}'
+		txn_link 3 1 1 '{"applyOps": [{"op": "u", "ns": "@DB@.c", "o2": {"_id": 2}, "o": {"$v": 2, "diff": {"u": {"v": 1}}}}], "partialTxn": true}'
+		txn_link 4 3 1 '{"applyOps": [{"op": "i", "ns": "@DB@.c", "o": {"_id": 3}}], "count": 3}'
+		entry 5 u c '"o2": {"_id": 3}, "o": {"$v": 2, "diff": {"i": {"after": true}}}'
+		# 2: prepared, then committed.
+		txn_link 6 0 2 '{"applyOps": [{"op": "c", "ns": "@DB@.$cmd", "o": {"create": "n"}}, {"op": "c", "ns": "@DB@.$cmd", "o": {"createIndexes": "n", "v": 2, "key": {"k": 1}, "name": "k_1"}}, {"op": "i", "ns": "@DB@.n", "o": {"_id": 1, "k": 1}}, {"op": "i", "ns": "@DB@.c", "o": {"_id": 4}}], "prepare": true}'
+		txn_link 7 6 2 '{"commitTransaction": 1, "commitTimestamp": {"$timestamp": {"t": 1, "i": 6}}}'
+		# 3: prepared, then aborted.
+		txn_link 8 0 3 '{"applyOps": [{"op": "d", "ns": "@DB@.c", "o": {"_id": 1}}, {"op": "i", "ns": "@DB@.c", "o": {"_id": 5}}], "prepare": true}'
+		txn_link 9 8 3 '{"abortTransaction": 1}'
+	} >"$BATS_TEST_TMPDIR/stream.json"
+	printf '%s\n' '{"_id": 1, "v": 1}' '{"_id": 2, "v": 1}' '{"_id": 3, "after": true}' '{"_id": 4}' >"$BATS_TEST_TMPDIR/after.json"
+	check_case txn
+	assert_equal "$(mongo_dump "$DST_URI" "$CASE_DB.n")" "$(echo '{"_id": 1, "k": 1}' | documents)"
+	run mongo_cmd "$DST_URI" "$CASE_DB" '{"listIndexes": "n"}'
+	assert_output --partial 'k_1'
+}

@@ -29,6 +29,7 @@ case_stream() { sed "s/@DB@/$1/g" "$BATS_TEST_TMPDIR/stream.json" | json2bson; }
 # check_case NAME: the stream applied to a fresh database with --jobs 1
 # and --jobs 4, then again over its own result, and with --batch 1 (no
 # folding) to another fresh one: c must hold exactly after.json each time.
+# CASE_DB is that last database, for checks of other collections.
 check_case() {
 	local db expected jobs
 	expected=$(documents <"$BATS_TEST_TMPDIR/after.json")
@@ -49,6 +50,7 @@ check_case() {
 	run oplog-apply --batch 1 "$BATS_TEST_TMPDIR/s1.bson" "$DST_URI"
 	assert_success
 	assert_equal "$(mongo_dump "$DST_URI" "$db.c")" "$expected"
+	CASE_DB=$db
 }
 
 # entry I OP COLL REST: one line of stream.json, at ts {t: 1, i: I}, on
