@@ -111,6 +111,8 @@ split_path(struct ctx *ctx, struct mod *mod)
 	const char *at = mod->path, *dot;
 
 	mod->parts = xcalloc(MAX_PARTS, sizeof(*mod->parts));
+	if (!bson_utf8_validate(mod->path, strlen(mod->path), false))
+		return fail(ctx, "a path is not valid UTF-8");
 	for (;;) {
 		dot = strchr(at, '.');
 		if (mod->count == MAX_PARTS)
@@ -165,7 +167,11 @@ mods_read(struct ctx *ctx, const bson_t *o, struct mod **mods, size_t *count)
 			if (!split_path(ctx, mod))
 				return false;
 		}
+		if (fields.err_off != 0)
+			return fail(ctx, "%s is corrupt", key);
 	}
+	if (iter.err_off != 0)
+		return fail(ctx, "the update is corrupt");
 	if (n == 0)
 		return fail(ctx, "an update with no $set or $unset path");
 	qsort(*mods, n, sizeof(**mods), mod_compare);
@@ -400,8 +406,13 @@ apply_array(struct ctx *ctx, const bson_iter_t *found, const struct mod *mods, s
 		if (next < nslots && slots[next].index == index) {
 			const struct slot *slot = &slots[next++];
 
-			ok = has ? change(ctx, &iter, mods, slot->from, slot->to, depth, true, out, name,
-			    keylen) : create(ctx, mods, slot->from, slot->to, depth, out, name, keylen);
+			if (has)
+				ok = change(ctx, &iter, mods, slot->from, slot->to, depth, true, out, name,
+				    keylen);
+			else if (group_sets(mods, slot->from, slot->to))
+				ok = create(ctx, mods, slot->from, slot->to, depth, out, name, keylen);
+			else	/* an $unset in the padding: a null like the rest */
+				ok = append_key(ctx, bson_append_null(out, name, (int)keylen));
 		} else if (has) {
 			ok = append_key(ctx, bson_append_iter(out, name, (int)keylen, &iter));
 		} else {

@@ -36,6 +36,10 @@ fuzz() {
 	fuzz fuzz_diff
 }
 
+@test "fuzz: the \$set/\$unset applier gives valid documents and is idempotent" {
+	fuzz fuzz_operators
+}
+
 @test "fuzz: oplog-show's bsondump text reads back its doubles and indents without changing a byte" {
 	fuzz fuzz_extjson
 }

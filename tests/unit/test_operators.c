@@ -188,6 +188,8 @@ test_arrays(void)
 	    "{'@set': {'a.1': 5, 'a.0': 4}}", "{'_id': 3, 'a': {'0': 4, '1': 5}}");
 	apply_ok("a numeric part of an object is a field name", "{'a': {'x': 1}}",
 	    "{'@set': {'a.2': 7}, '@unset': {'a.x': 1}}", "{'a': {'2': 7}}");
+	apply_ok("an $unset inside the padding a $set makes", "{'a': [[0, 1], [2]]}",
+	    "{'@set': {'a.4': 4}, '@unset': {'a.3.0': 1, 'a.2': 1}}", "{'a': [[0, 1], [2], null, null, 4]}");
 	apply_ok("nested arrays", "{'a': [[0, 1], [2]]}", "{'@set': {'a.1.2': 4}, '@unset': {'a.0.0': 1}}",
 	    "{'a': [[null, 1], [2, null, 4]]}");
 }
