@@ -80,3 +80,54 @@ txn_link() {
 	run mongo_cmd "$DST_URI" "$CASE_DB" '{"listIndexes": "n"}'
 	assert_output --partial 'k_1'
 }
+
+@test "\$v:1 \$set and \$unset with numeric parts: array elements by index, \$unset leaves null, new fields in mongod's order" {
+	printf '%s\n' '{"_id": 1, "x": 1}' '{"_id": 2, "a": [0, 1, 2]}' '{"_id": 3}' \
+		'{"_id": 4, "a": {"x": 1}}' '{"_id": 5, "a": [{"k": 1}, 5, 6], "b": 1}' >"$BATS_TEST_TMPDIR/before.json"
+	{
+		entry 1 u c '"o2": {"_id": 1}, "o": {"$v": 1, "$set": {"z": 1, "a": 1, "m.b": 1, "m.a": 2, "10": 1, "9": 1}}'
+		entry 2 u c '"o2": {"_id": 2}, "o": {"$v": 1, "$unset": {"a.1": true, "a.7": true}}'
+		entry 3 u c '"o2": {"_id": 3}, "o": {"$v": 1, "$set": {"a.1": 5, "a.0": 4}}'
+		entry 4 u c '"o2": {"_id": 4}, "o": {"$v": 1, "$set": {"a.2": 7}}'
+		entry 5 u c '"o2": {"_id": 5}, "o": {"$v": 1, "$set": {"a.0.k": 2, "a.4": 9}, "$unset": {"a.1": true, "b": true}}'
+		entry 6 u c '"o2": {"_id": 6}, "o": {"$v": 1, "$set": {"a.1": 1, "a.0": 0}}, "b": true'
+		entry 7 u c '"o2": {"_id": 7}, "o": {"$v": 1, "$set": {"a.1": 1}}'
+	} >"$BATS_TEST_TMPDIR/stream.json"
+	printf '%s\n' '{"_id": 1, "x": 1, "9": 1, "10": 1, "a": 1, "m": {"a": 2, "b": 1}, "z": 1}' \
+		'{"_id": 2, "a": [0, null, 2]}' '{"_id": 3, "a": {"0": 4, "1": 5}}' \
+		'{"_id": 4, "a": {"x": 1, "2": 7}}' '{"_id": 5, "a": [{"k": 2}, null, 6, null, 9]}' \
+		'{"_id": 6, "a": {"0": 0, "1": 1}}' >"$BATS_TEST_TMPDIR/after.json"
+	check_case v1numeric
+}
+
+@test "\$v:1 updates of one document folded with inserts, diffs and deletes in one batch give mongod's document" {
+	printf '%s\n' '{"_id": 1, "a": [1, 2, 3]}' >"$BATS_TEST_TMPDIR/before.json"
+	{
+		entry 1 u c '"o2": {"_id": 1}, "o": {"$v": 1, "$unset": {"a.0": true}}'
+		entry 2 u c '"o2": {"_id": 1}, "o": {"$v": 2, "diff": {"sa": {"a": true, "u3": 4}}}'
+		entry 3 u c '"o2": {"_id": 1}, "o": {"$v": 1, "$set": {"a.5": 6, "b": 1}}'
+		entry 4 i c '"o": {"_id": 2, "a": []}'
+		entry 5 u c '"o2": {"_id": 2}, "o": {"$v": 1, "$set": {"a.1": 1}}'
+		entry 6 u c '"o2": {"_id": 2}, "o": {"$v": 1, "$set": {"a.0": 0}}'
+		entry 7 i c '"o": {"_id": 3, "a": [1]}'
+		entry 8 d c '"o": {"_id": 3}'
+		entry 9 u c '"o2": {"_id": 3}, "o": {"$v": 1, "$unset": {"a.0": true}}'
+	} >"$BATS_TEST_TMPDIR/stream.json"
+	printf '%s\n' '{"_id": 1, "a": [null, 2, 3, 4, null, 6], "b": 1}' '{"_id": 2, "a": [0, 1]}' >"$BATS_TEST_TMPDIR/after.json"
+	check_case v1fold
+}
+
+@test "a \$v:1 \$set mongod cannot make (through a scalar) stops with exit 3 naming the entry, as mongod's applier fails it" {
+	printf '%s\n' '{"_id": 1, "a": [{"b": 1}, 2]}' >"$BATS_TEST_TMPDIR/before.json"
+	{
+		entry 1 i c '"o": {"_id": 2}'
+		entry 2 u c '"o2": {"_id": 1}, "o": {"$v": 1, "$set": {"a.1.c": 1}}'
+	} >"$BATS_TEST_TMPDIR/stream.json"
+	db=$(unique_db v1bad)
+	case_setup "$db"
+	case_stream "$db" >"$BATS_TEST_TMPDIR/s.bson"
+	run oplog-apply "$BATS_TEST_TMPDIR/s.bson" "$DST_URI"
+	assert_failure 3
+	assert_output --partial 'entry 2'
+	assert_output --partial "Cannot create field 'c'"
+}

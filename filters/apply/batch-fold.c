@@ -58,7 +58,7 @@ fold_diff_into(struct write *prev, const bson_t *base, const struct step *step, 
 {
 	bson_t result;
 
-	if (!diff_apply(base, step->diff, &result, why, why_size)) {
+	if (!step_apply(step, base, &result, why, why_size)) {
 		bson_destroy(&result);
 		return false;
 	}
@@ -72,7 +72,7 @@ fold_diff_into(struct write *prev, const bson_t *base, const struct step *step, 
  * Fold next, a later entry of the same _id, into prev so that one write
  * gives the document the two give in turn, as mongod would: what writes
  * a whole document takes over; a $v:2 diff of a document known here is
- * applied here (diff_apply is mongod's applier); a diff of a document
+ * applied here (step_apply is mongod's applier); a diff of a document
  * known only to the server joins prev's read-modify-write chain. Returns
  * 1 when folded, 0 when it cannot be (an operator update: the caller
  * flushes first), -1 with why when a diff does not apply.
@@ -109,7 +109,7 @@ fold(struct write *prev, struct write *next, char *why, size_t why_size)
 			return -1;
 	} else if (prev->nsteps > 0 && !whole) {
 		write_forget_translation(prev);
-		step_add(prev, next->steps[0].diff, next->steps[0].create);
+		step_add(prev, &next->steps[0]);
 	} else {
 		return 0;
 	}

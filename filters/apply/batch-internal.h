@@ -29,13 +29,18 @@ enum write_kind {
 	WRITE_UPDATE,	/* u with operators, or an exact $v:2 translation */
 	WRITE_DELETE,
 	WRITE_DIFF,	/* $v:2 translation valid only under a condition, or upserting */
-	WRITE_RMW,	/* $v:2 diff applied here: read, diff_apply, replace */
+	WRITE_RMW,	/* updates applied here: read, diff_apply or operators_apply, replace */
 };
 
-/* A $v:2 diff of a write; create: the entry upserts (b: true). */
+/*
+ * An update applied here: a $v:2 diff, or (operators) a $set/$unset
+ * whose paths the server may apply otherwise than mongod; create: the
+ * entry upserts (b: true).
+ */
 struct step {
 	bson_t *diff;
 	bool create;
+	bool operators;
 };
 
 struct write {
@@ -46,7 +51,7 @@ struct write {
 	bson_t *selector;	/* {_id: X} */
 	bson_t *doc;		/* replacement or update (empty for WRITE_RMW) */
 	bson_t *condition;	/* WRITE_DIFF: joins the selector (may be empty) */
-	struct step *steps;	/* $v:2 diffs, in stream order: WRITE_RMW applies them all */
+	struct step *steps;	/* updates, in stream order: WRITE_RMW applies them all */
 	size_t nsteps;
 	uint64_t entry, offset;	/* the stream entry, for messages */
 };
@@ -108,8 +113,11 @@ bool plan_write(struct write *write, const struct op_view *op, bson_iter_t *id, 
 void write_forget(struct write *write);
 /* Forget all the write holds. */
 void write_clear(struct write *write);
-/* Append a copy of a $v:2 diff to the write's steps. */
-void step_add(struct write *write, const bson_t *diff, bool create);
+/* Append a copy of step (its update copied) to the write's steps. */
+void step_add(struct write *write, const struct step *step);
+/* Apply step to doc into out (always initialized), as mongod does; false with why. */
+bool step_apply(const struct step *step, const bson_t *doc, bson_t *out, char *why,
+    size_t why_size);
 /* The _id op writes (o2's for an update, o's otherwise) into *id. */
 bool op_id(const struct op_view *op, bson_iter_t *id);
 

@@ -13,6 +13,7 @@
 #include "batch-internal.h"
 #include "diff.h"
 #include "die.h"
+#include "operators.h"
 
 /* Forget what the write holds but its selector (NULL-safe). */
 void
@@ -42,10 +43,19 @@ write_clear(struct write *write)
 }
 
 void
-step_add(struct write *write, const bson_t *diff, bool create)
+step_add(struct write *write, const struct step *step)
 {
 	write->steps = xrealloc(write->steps, (write->nsteps + 1) * sizeof(*write->steps));
-	write->steps[write->nsteps++] = (struct step){ bson_copy(diff), create };
+	write->steps[write->nsteps++] = (struct step){ bson_copy(step->diff), step->create,
+	    step->operators };
+}
+
+bool
+step_apply(const struct step *step, const bson_t *doc, bson_t *out, char *why, size_t why_size)
+{
+	if (step->operators)
+		return operators_apply(doc, step->diff, out, why, why_size);
+	return diff_apply(doc, step->diff, out, why, why_size);
 }
 
 /* The _id op writes (o2's for an update, o's otherwise) into *id. */
@@ -129,7 +139,8 @@ plan_diff(struct write *write, const bson_t *diff, char *why, size_t why_size)
 	write->upsert = false;
 	if (!diff_validate(diff, why, why_size))
 		return false;
-	step_add(write, diff, write->create);	/* kept to fold later diffs of the _id */
+	/* kept to fold later diffs of the _id */
+	step_add(write, &(struct step){ (bson_t *)diff, write->create, false });
 	memset(&error, 0, sizeof(error));
 	translated = diff_to_update(diff, &update, &condition, &error);
 	if (translated && bson_empty(&condition)) {
@@ -192,6 +203,21 @@ plan_update(struct write *write, const bson_t *o, char *why, size_t why_size)
 	}
 	if (set != NULL)
 		bson_destroy(set);
+	if (operators_apply_here(o)) {
+		/*
+		 * A path with a numeric part: an array element or a field
+		 * named by a number, which servers apply otherwise than
+		 * mongod (FerretDB removes an element on $unset and sorts
+		 * "10" before "9"): applied here, as a diff is, a missing
+		 * document upserted from {_id} when the entry says b.
+		 */
+		write->create = write->upsert;
+		write->upsert = false;
+		write->kind = WRITE_RMW;
+		write->doc = bson_new();
+		step_add(write, &(struct step){ (bson_t *)o, write->create, true });
+		return true;
+	}
 	write->doc = operators_copy(o);
 	return true;
 }

@@ -2,7 +2,8 @@
  * batch-rmw.c - the $v:2 diffs no plain update can say: conditional
  * translations (WRITE_DIFF), tried as updates and, on a miss, applied
  * here; and read-modify-writes (WRITE_RMW): the documents read back by
- * _id, the diffs applied with diff_apply (mongod's applier), the results
+ * _id, the diffs applied with diff_apply and the $set/$unset with
+ * operators_apply (mongod's appliers, written from it), the results
  * written back as replacements by _id.
  */
 #include <pthread.h>
@@ -271,8 +272,8 @@ rmw_apply(struct batch *batch, const struct ns_batch *nb, const struct write *wr
 			bson_copy_to(write->selector, doc);
 			have = *made = true;
 		}
-		if (!diff_apply(doc, write->steps[k].diff, &result, why, sizeof(why)))
-			die(EXIT_BAD_STREAM, "%s: cannot apply the $v:2 diff: %s",
+		if (!step_apply(&write->steps[k], doc, &result, why, sizeof(why)))
+			die(EXIT_BAD_STREAM, "%s: cannot apply the update: %s",
 			    write_name(nb, write), why);
 		bson_destroy(doc);
 		bson_steal(doc, &result);
