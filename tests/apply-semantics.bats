@@ -131,3 +131,19 @@ txn_link() {
 	assert_output --partial 'entry 2'
 	assert_output --partial "Cannot create field 'c'"
 }
+
+@test "a write the target refuses inside a bulk stops with exit 4 naming its own entry, not the bulk's first" {
+	printf '%s\n' '{"_id": 1}' '{"_id": 2}' '{"_id": 3}' '{"_id": 4}' '{"_id": 6, "a": [1]}' >"$BATS_TEST_TMPDIR/before.json"
+	for k in 1 2 3 4; do
+		entry "$k" u c "\"o2\": {\"_id\": $k}, \"o\": {\"\$v\": 1, \"\$set\": {\"x\": $k}}"
+	done >"$BATS_TEST_TMPDIR/stream.json"
+	# mongod fails it too: a field of an array.
+	entry 5 u c '"o2": {"_id": 6}, "o": {"$v": 1, "$set": {"a.b": 1}}' >>"$BATS_TEST_TMPDIR/stream.json"
+	db=$(unique_db refused)
+	case_setup "$db"
+	case_stream "$db" >"$BATS_TEST_TMPDIR/s.bson"
+	run oplog-apply "$BATS_TEST_TMPDIR/s.bson" "$DST_URI"
+	assert_failure 4
+	assert_output --partial 'entry 5 at byte'
+	assert_output --partial '"_id" : 6'
+}

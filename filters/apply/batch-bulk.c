@@ -228,12 +228,37 @@ run_alone(struct batch *batch, const struct ns_batch *nb, const struct write *wr
 }
 
 /*
+ * A write of the bulk writes[list[0..n)] failed for good. The server's
+ * index says which, but FerretDB 1.24 counts it wrong in an unordered
+ * update (it names the first write, whichever failed), and the message
+ * must name the entry that failed: each write runs again alone, in stream
+ * order, and run_alone exits naming the one that fails. They are
+ * idempotent and the bulk ran them already, so this changes nothing.
+ * Only when none fails alone is the server's choice named.
+ */
+void
+die_bulk_write(struct batch *batch, const struct ns_batch *nb, const struct write *writes,
+    const size_t *list, size_t n, uint32_t at, int code, const char *message)
+{
+	size_t k;
+
+	for (k = 0; n > 1 && k < n; k++) {
+		struct write again = writes[list[k]];
+
+		if (again.kind == WRITE_INSERT)
+			again.kind = WRITE_REPLACE;	/* the bulk inserted it: its _id is there */
+		run_alone(batch, nb, &again);
+	}
+	die_write(nb, &writes[list[at < n ? at : 0]], code, message);
+}
+
+/*
  * Which of the n writes of a bulk failed on a duplicate key (to be run
  * again alone); any other error ends the program. The caller frees it.
  */
 bool *
-duplicate_key_failures(const struct ns_batch *nb, const struct write *writes, const size_t *list,
-    size_t n, const struct outcome *out)
+duplicate_key_failures(struct batch *batch, const struct ns_batch *nb, const struct write *writes,
+    const size_t *list, size_t n, const struct outcome *out)
 {
 	bool *failed = xcalloc(n, sizeof(*failed));
 	size_t k;
@@ -243,8 +268,11 @@ duplicate_key_failures(const struct ns_batch *nb, const struct write *writes, co
 
 		if (at >= n)
 			die(EXIT_SERVER, "%s.%s: bulk write error at %u of %zu", nb->db, nb->coll, at, n);
-		if (out->error_code[k] != DUPLICATE_KEY)
-			die_write(nb, &writes[list[at]], out->error_code[k], out->first_error);
+		if (out->error_code[k] != DUPLICATE_KEY) {
+			free(failed);	/* LeakSanitizer would turn the exit status into 1 */
+			die_bulk_write(batch, nb, writes, list, n, at, out->error_code[k],
+			    out->first_error);
+		}
 		failed[at] = true;
 	}
 	return failed;

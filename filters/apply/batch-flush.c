@@ -43,8 +43,8 @@ flush_deletes(struct batch *batch, const struct ns_batch *nb, size_t *list)
 		return;
 	execute(batch->client, nb, nb->writes, list, n, false, &out);
 	if (out.error_count > 0)
-		die_write(nb, &nb->writes[list[out.error_index[0] < n ? out.error_index[0] : 0]],
-		    out.error_code[0], out.first_error);
+		die_bulk_write(batch, nb, nb->writes, list, n, out.error_index[0], out.error_code[0],
+		    out.first_error);
 	outcome_clear(&out);
 }
 
@@ -71,7 +71,8 @@ replace_again(struct batch *batch, const struct ns_batch *nb, const size_t *list
 			uint32_t at = out.error_index[k] < m ? out.error_index[k] : 0;
 
 			if (out.error_code[k] != DUPLICATE_KEY)
-				die_write(nb, &replaces[at], out.error_code[k], out.first_error);
+				die_bulk_write(batch, nb, replaces, order, m, at, out.error_code[k],
+				    out.first_error);
 			run_alone(batch, nb, &replaces[at]);
 		}
 		outcome_clear(&out);
@@ -95,7 +96,7 @@ flush_inserts(struct batch *batch, const struct ns_batch *nb, size_t *list)
 	if (n == 0)
 		return;
 	execute(batch->client, nb, nb->writes, list, n, true, &out);
-	failed = duplicate_key_failures(nb, nb->writes, list, n, &out);
+	failed = duplicate_key_failures(batch, nb, nb->writes, list, n, &out);
 	outcome_clear(&out);
 	replace_again(batch, nb, list, failed, n);
 	free(failed);
@@ -120,7 +121,7 @@ flush_plain(struct batch *batch, const struct ns_batch *nb, size_t *list)
 	if (n == 0)
 		return;
 	execute(batch->client, nb, nb->writes, list, n, true, &out);
-	failed = duplicate_key_failures(nb, nb->writes, list, n, &out);
+	failed = duplicate_key_failures(batch, nb, nb->writes, list, n, &out);
 	for (k = 0; k < n; k++) {
 		const struct write *write = &nb->writes[list[k]];
 
@@ -184,7 +185,8 @@ run_ordered(struct batch *batch, const struct ns_batch *nb, size_t from, size_t 
 		}
 		failed = &nb->writes[from + done];
 		if (out.error_code[0] != DUPLICATE_KEY)
-			die_write(nb, failed, out.error_code[0], out.first_error);
+			die_bulk_write(batch, nb, nb->writes, list, to - from, (uint32_t)done,
+			    out.error_code[0], out.first_error);
 		if (failed->kind == WRITE_INSERT) {
 			replace = *failed;
 			replace.kind = WRITE_REPLACE;

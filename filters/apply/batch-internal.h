@@ -142,8 +142,12 @@ void outcome_clear(struct outcome *out);
 /* Run one write alone; returns whether it matched or upserted a document. */
 bool run_alone(struct batch *batch, const struct ns_batch *nb, const struct write *write);
 /* Which of a bulk's n writes failed on a duplicate key; dies on any other error. */
-bool *duplicate_key_failures(const struct ns_batch *nb, const struct write *writes,
-    const size_t *list, size_t n, const struct outcome *out);
+bool *duplicate_key_failures(struct batch *batch, const struct ns_batch *nb,
+    const struct write *writes, const size_t *list, size_t n, const struct outcome *out);
+/* A write of the bulk writes[list[0..n)] failed (at: the server's index): exit naming it. */
+void die_bulk_write(struct batch *batch, const struct ns_batch *nb, const struct write *writes,
+    const size_t *list, size_t n, uint32_t at, int code, const char *message)
+    __attribute__((noreturn));
 /* Updates and replacements of writes[0, n) that found no document, counted. */
 void count_missing_of(struct batch *batch, const struct write *writes, size_t n,
     const struct outcome *out);

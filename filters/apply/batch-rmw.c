@@ -344,7 +344,7 @@ flush_rmw(struct batch *batch, const struct ns_batch *nb, size_t *list)
 	}
 	if (m > 0) {
 		execute(batch->client, nb, replaces, order, m, true, &out);
-		failed = duplicate_key_failures(nb, replaces, order, m, &out);
+		failed = duplicate_key_failures(batch, nb, replaces, order, m, &out);
 		count_missing_of(batch, replaces, m, &out);
 		for (k = 0; k < m; k++)
 			if (failed[k])
