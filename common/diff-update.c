@@ -9,6 +9,7 @@
 
 #include "die.h"
 #include "diff-internal.h"
+#include "field-order.h"
 
 /* mongod pads at most 1500000 nulls for a $set past an array's end; stay inside. */
 #define MAX_SET_INDEX		1000000
@@ -33,38 +34,6 @@ static bool walk_object(struct ctx *, struct xlate *, const uint8_t *, uint32_t,
  * is sorted under both orders; a subset of a sorted list stays sorted, so
  * it does not matter which u fields the document already has.
  */
-
-/* std::string's order: bytes as unsigned, a prefix first. */
-static bool
-less_bytes(const char *a, uint32_t alen, const char *b, uint32_t blen)
-{
-	int c = memcmp(a, b, alen < blen ? alen : blen);
-
-	return c < 0 || (c == 0 && alen < blen);
-}
-
-static bool
-is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* mongod's cmpPathsAndArrayIndexes: names that are numbers by length, then digits. */
-static bool
-less_paths(const char *a, uint32_t alen, const char *b, uint32_t blen)
-{
-	uint32_t i;
-
-	if (alen == 0 || blen == 0 || !is_digit(a[0]) || !is_digit(b[0]) ||
-	    (a[0] == '0' && alen > 1) || (b[0] == '0' && blen > 1))
-		return less_bytes(a, alen, b, blen);
-	if (alen != blen)
-		return alen < blen;
-	for (i = 0; i < alen && is_digit(a[i]) && is_digit(b[i]); i++)
-		if (a[i] != b[i])
-			return (unsigned char)a[i] < (unsigned char)b[i];
-	return less_bytes(a, alen, b, blen);
-}
 
 /* A name that can stand as one part of a dotted update path. */
 static bool
@@ -246,8 +215,9 @@ walk_object(struct ctx *ctx, struct xlate *x, const uint8_t *data, uint32_t len,
 		}
 		old = xpath_push(x, c->name, c->namelen);
 		if (c->kind == KIND_UPDATE || c->kind == KIND_INSERT) {
-			if (prev != NULL && !(less_bytes(prev->name, prev->namelen, c->name, c->namelen) &&
-			    less_paths(prev->name, prev->namelen, c->name, c->namelen)))
+			if (prev != NULL &&
+			    !(field_bytes_compare(prev->name, prev->namelen, c->name, c->namelen) < 0 &&
+			    field_name_compare(prev->name, prev->namelen, c->name, c->namelen) < 0))
 				ok = inexact(ctx, "at %.200s: mongod would append new fields \"%.*s\" and "
 				    "\"%.*s\" in sorted order, not as listed", x->path,
 				    (int)(prev->namelen > 64 ? 64 : prev->namelen), prev->name,

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "die.h"
+#include "field-order.h"
 #include "operators.h"
 
 #define MAX_DOCUMENT	(16 * 1024 * 1024)	/* mongod's limit on a user document */
@@ -60,29 +61,11 @@ is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/*
- * mongod's cmpPathsAndArrayIndexes: names that start with a digit (and
- * no zero-padding) by length, then byte by byte while both read digits;
- * everything else byte by byte. Returns <0, 0, >0.
- */
+/* mongod's order of the names $set creates (field-order.h). */
 static int
 name_compare(const struct part *a, const struct part *b)
 {
-	size_t k, n = a->length < b->length ? a->length : b->length;
-	int c;
-
-	if (a->length > 0 && b->length > 0 && is_digit(a->name[0]) && is_digit(b->name[0]) &&
-	    !(a->name[0] == '0' && a->length > 1) && !(b->name[0] == '0' && b->length > 1)) {
-		if (a->length != b->length)
-			return a->length < b->length ? -1 : 1;
-		for (k = 0; k < a->length && is_digit(a->name[k]) && is_digit(b->name[k]); k++)
-			if (a->name[k] != b->name[k])
-				return (unsigned char)a->name[k] < (unsigned char)b->name[k] ? -1 : 1;
-	}
-	c = memcmp(a->name, b->name, n);
-	if (c != 0)
-		return c;
-	return a->length == b->length ? 0 : a->length < b->length ? -1 : 1;
+	return field_name_compare(a->name, a->length, b->name, b->length);
 }
 
 static bool
