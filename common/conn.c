@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static long default_retry_for_ms = DEFAULT_RETRY_FOR_MS;
 static __thread bool closing;	/* conn_close is destroying a client */
+static atomic_int pools_open;	/* pools whose monitor threads may run */
 
 static void
 log_handler(mongoc_log_level_t level, const char *domain, const char *message, void *data)
@@ -42,11 +44,19 @@ log_handler(mongoc_log_level_t level, const char *domain, const char *message, v
 		warnmsg("%s: %s", domain, message);
 }
 
+/* A pool's monitor threads outlive an exit() unless it was destroyed. */
+static bool
+pool_threads_may_run(void)
+{
+	return atomic_load(&pools_open) > 0;
+}
+
 static void
 driver_init(void)
 {
 	mongoc_init();
 	mongoc_log_set_handler(log_handler, NULL);
+	die_guard_exit(pool_threads_may_run);
 }
 
 static char *
@@ -268,6 +278,7 @@ conn_close_pool(mongoc_client_pool_t *pool)
 	closing = true;
 	mongoc_client_pool_destroy(pool);
 	closing = false;
+	atomic_fetch_sub(&pools_open, 1);
 }
 
 mongoc_client_pool_t *
@@ -284,6 +295,7 @@ conn_open_pool(const char *uri_text, const char *tls_ca_file, int max_clients)
 		conn_mask(uri_text, masked, sizeof(masked));
 		die(EXIT_USAGE, "cannot use %s: %s", masked, error.message);
 	}
+	atomic_fetch_add(&pools_open, 1);
 	mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
 	if (max_clients > 0)
 		mongoc_client_pool_max_size(pool, (uint32_t)max_clients);

@@ -5,10 +5,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "die.h"
 
 static const char *progname = "oplogkit";
+static bool (*exit_would_race)(void);
+
+/*
+ * Registered first, so it runs last of the exit handlers: after every
+ * handler of ours (leases released, metrics written), before the
+ * libraries' destructors. libmongoc's frees the driver's globals while a
+ * pool's monitor threads may still read them (ASan caught it after a
+ * die() with a pool open): where one is open, end here.
+ */
+static void
+finish(int status, void *arg)
+{
+	(void)arg;
+	if (exit_would_race != NULL && exit_would_race()) {
+		fflush(NULL);
+		_exit(status);
+	}
+}
 
 void
 die_init(const char *argv0)
@@ -16,6 +35,14 @@ die_init(const char *argv0)
 	const char *slash = strrchr(argv0, '/');
 
 	progname = slash != NULL ? slash + 1 : argv0;
+	if (on_exit(finish, NULL) != 0)
+		die(EXIT_LOCAL, "on_exit failed");
+}
+
+void
+die_guard_exit(bool (*would_race)(void))
+{
+	exit_would_race = would_race;
 }
 
 const char *

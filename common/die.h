@@ -8,6 +8,7 @@
 #define OPLOGKIT_DIE_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 /*
  * The one exit-status rule (DESIGN.md "Errors and exit status"). A
@@ -35,6 +36,13 @@ enum exit_status {
 
 /* Set the program name used as the prefix of every message. */
 void die_init(const char *argv0);
+
+/*
+ * From then on, an exit while would_race() says true ends the process
+ * once our own exit handlers have run, stdio flushed, without the
+ * libraries' destructors (conn.c: while a client pool is open).
+ */
+void die_guard_exit(bool (*would_race)(void));
 
 /* The program name set by die_init ("oplogkit" before). */
 const char *die_progname(void);
