@@ -217,6 +217,59 @@ print(len(data))' "$1"
 		"[300,300,$size,\"done\"]"
 }
 
+@test "a snap-export -o directory carries the estimate in its manifest: snap-import counts against it" {
+	db=$(unique_db direstimate)
+	other=$(unique_db direstimated)
+	seq 1 500 | awk '{printf "{\"_id\": %d, \"s\": \"value %d\"}\n", $1, $1}' |
+		mongo_insert "$SRC_URI" "$db.c"
+	echo '{"_id": 1}' | mongo_insert "$SRC_URI" "$db.skipped"
+	dir=$BATS_TEST_TMPDIR/dir/
+	snap-export --chunk-docs 200 --ns "$db.*" -o "$dir" "$SRC_URI"
+	# Several parts, none of which carries a count of its own.
+	(($(ls "$dir"/*.bson | wc -l) > 2))
+	for part in "$dir"/*.bson; do
+		assert_equal "$(oplog-show --relaxed "$part" | head -1 | jq -c '.o.estimate')" null
+	done
+	size=$(mongo_cmd "$SRC_URI" "$db" '{"collStats": "c"}' |
+		jq -r 'if (.size | tostring) != (.storageSize | tostring) then .size | tostring | tonumber else "null" end')
+	assert_equal "$(jq -c '.estimate.collections | map({ns, documents: (.documents."$numberLong" | tonumber)})' "$dir/manifest.json")" \
+		"[{\"ns\":\"$db.c\",\"documents\":500},{\"ns\":\"$db.skipped\",\"documents\":1}]"
+	# A rerun that continues the plan keeps the estimate in the manifest it rewrites (or leaves).
+	rm "$(ls "$dir"/*.bson | tail -1)"
+	snap-export --chunk-docs 200 --ns "$db.*" -o "$dir" "$SRC_URI" 2>/dev/null
+	assert_equal "$(jq -r '.estimate.documents."$numberLong"' "$dir/manifest.json")" 501
+	# --ns keeps one collection of two: the total is that collection's.
+	run --separate-stderr snap-import --progress --ns "$db.c" --rename "$db.*=$other.*" \
+		--metrics "$BATS_TEST_TMPDIR/dir.prom" --metrics-log "$BATS_TEST_TMPDIR/dir.log" \
+		"$dir" "$DST_URI"
+	assert_success
+	[[ $stderr =~ "snap-import: done: 500/500 documents (100%), " ]]
+	[[ $stderr =~ "ETA 0s" ]]
+	diff <(mongo_dump "$SRC_URI" "$db.c") <(mongo_dump "$DST_URI" "$other.c")
+	grep -qx "oplogkit_documents_estimated{program=\"snap-import\",name=\"\"} 500" "$BATS_TEST_TMPDIR/dir.prom"
+	grep -qx "oplogkit_documents_done_total{program=\"snap-import\",name=\"\"} 500" "$BATS_TEST_TMPDIR/dir.prom"
+	assert_equal "$(tail -1 "$BATS_TEST_TMPDIR/dir.log" | jq -c '[.documents, .documents_total, .document_bytes_total, .phase]')" \
+		"[500,500,$size,\"done\"]"
+}
+
+@test "a snap-export directory whose manifest has no estimate (older snap-export) imports with no total" {
+	db=$(unique_db dirnoestimate)
+	other=$(unique_db dirnoestimated)
+	seq 1 300 | awk '{printf "{\"_id\": %d}\n", $1}' | mongo_insert "$SRC_URI" "$db.c"
+	dir=$BATS_TEST_TMPDIR/dir/
+	snap-export --chunk-docs 200 --ns "$db.*" -o "$dir" "$SRC_URI"
+	jq 'del(.estimate)' "$dir/manifest.json" >"$BATS_TEST_TMPDIR/m.json"
+	mv "$BATS_TEST_TMPDIR/m.json" "$dir/manifest.json"
+	run --separate-stderr snap-import --progress --rename "$db.*=$other.*" \
+		--metrics "$BATS_TEST_TMPDIR/old.prom" "$dir" "$DST_URI"
+	assert_success
+	[[ $stderr =~ "snap-import: done: 300 documents, " ]]
+	[[ $stderr != *ETA* && $stderr != *%* ]]
+	diff <(mongo_dump "$SRC_URI" "$db.c") <(mongo_dump "$DST_URI" "$other.c")
+	run grep -c '^oplogkit_documents_estimated{' "$BATS_TEST_TMPDIR/old.prom"
+	assert_output 0
+}
+
 @test "a stream without an estimate (older snap-export) imports: no total, no percentage, no ETA" {
 	db=$(unique_db noestimate)
 	other=$(unique_db noestimated)

@@ -8,7 +8,8 @@
  * stream's header, {..., estimate: {documents, bytes, collections: [{ns,
  * documents, bytes}]}}, so snap-import can show done/total and an ETA;
  * a reader that does not know the field ignores it, and a stream without
- * it (older writers, mongodump) just has no total.
+ * it (older writers, mongodump) just has no total. With -o DIR the same
+ * document is the manifest's "estimate" (a part file has none).
  */
 #include <stdio.h>
 #include <string.h>
@@ -72,14 +73,64 @@ estimate_collection(struct export *x, mongoc_client_t *client, const char *db, c
 }
 
 /*
+ * The estimate as a document {documents, bytes, collections} under key
+ * in parent: the stream header's and the -o DIR manifest's. A total some
+ * collection does not know is left out, not made up.
+ */
+void
+estimate_append(struct export *x, bson_t *parent, const char *key)
+{
+	bson_t totals;
+
+	BSON_APPEND_DOCUMENT_BEGIN(parent, key, &totals);
+	if (x->documents_known)
+		BSON_APPEND_INT64(&totals, "documents", (int64_t)x->documents_total);
+	if (x->bytes_known)
+		BSON_APPEND_INT64(&totals, "bytes", (int64_t)x->bytes_total);
+	BSON_APPEND_ARRAY(&totals, "collections", &x->estimates);
+	bson_append_document_end(parent, &totals);
+}
+
+/*
+ * A rerun of -o DIR takes the plan from the manifest, and its estimate
+ * with it (the collections were counted when the plan was drawn). A
+ * manifest without one (an older writer) leaves the totals unknown.
+ */
+void
+estimate_read(struct export *x, const bson_t *manifest)
+{
+	bson_iter_t iter;
+	const uint8_t *data;
+	uint32_t length;
+	bson_t estimate;
+
+	x->documents_known = x->bytes_known = false;
+	if (!bson_iter_init_find(&iter, manifest, "estimate") || !BSON_ITER_HOLDS_DOCUMENT(&iter))
+		return;
+	bson_iter_document(&iter, &length, &data);
+	if (!bson_init_static(&estimate, data, length))
+		return;
+	x->documents_known = entry_count(&estimate, "documents", &x->documents_total);
+	x->bytes_known = entry_count(&estimate, "bytes", &x->bytes_total);
+	if (bson_iter_init_find(&iter, &estimate, "collections") && BSON_ITER_HOLDS_ARRAY(&iter)) {
+		bson_iter_array(&iter, &length, &data);
+		bson_destroy(&x->estimates);
+		if (!bson_init_static(&estimate, data, length))
+			bson_init(&x->estimates);
+		else
+			bson_copy_to(&estimate, &x->estimates);
+	}
+}
+
+/*
  * marker_header's entry, with estimate in o when asked (the one stream
  * of the whole plan; a part file of -o DIR has none, as its range of a
- * collection has no count of its own).
+ * collection has no count of its own: the manifest carries it).
  */
 void
 snapshot_header(struct export *x, bson_t *out, bool estimate)
 {
-	bson_t plain, o, totals;
+	bson_t plain, o;
 	bson_iter_t iter, field;
 
 	marker_header(&plain, "snapshot", x->source, x->t0);
@@ -97,13 +148,7 @@ snapshot_header(struct export *x, bson_t *out, bool estimate)
 		BSON_APPEND_DOCUMENT_BEGIN(out, "o", &o);
 		while (bson_iter_next(&field))
 			bson_append_iter(&o, NULL, 0, &field);
-		BSON_APPEND_DOCUMENT_BEGIN(&o, "estimate", &totals);
-		if (x->documents_known)
-			BSON_APPEND_INT64(&totals, "documents", (int64_t)x->documents_total);
-		if (x->bytes_known)
-			BSON_APPEND_INT64(&totals, "bytes", (int64_t)x->bytes_total);
-		BSON_APPEND_ARRAY(&totals, "collections", &x->estimates);
-		bson_append_document_end(&o, &totals);
+		estimate_append(x, &o, "estimate");
 		bson_append_document_end(out, &o);
 	}
 	bson_destroy(&plain);

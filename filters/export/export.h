@@ -133,6 +133,8 @@ bool iter_document(const bson_iter_t *iter, bson_t *out);	/* borrow a document o
 void estimate_collection(struct export *x, mongoc_client_t *client, const char *db,
     const char *coll);
 void snapshot_header(struct export *x, bson_t *out, bool estimate);
+void estimate_append(struct export *x, bson_t *parent, const char *key);
+void estimate_read(struct export *x, const bson_t *manifest);	/* a rerun's, from the manifest */
 void export_metrics(struct export *x, const char *phase);
 
 /* manifest.c: -o DIR. */

@@ -1,6 +1,7 @@
 /*
  * manifest.c - snap-export -o DIR: one file per part and manifest.json,
- * which lets a rerun continue the first run's plan and skip whole parts.
+ * which lets a rerun continue the first run's plan and skip whole parts,
+ * and carries the source's estimate for snap-import (estimate.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -86,6 +87,8 @@ write_manifest(struct export *x)
 		bson_append_document_end(&list, &item);
 	}
 	bson_append_array_end(&manifest, &list);
+	/* The source's counts, which no part file carries: snap-import's total. */
+	estimate_append(x, &manifest, "estimate");
 	json = bson_as_canonical_extended_json(&manifest, &length);
 	path = output_path(x, MANIFEST);
 	temp = output_path(x, MANIFEST ".partial");
@@ -188,6 +191,7 @@ read_manifest(struct export *x)
 	while (bson_iter_next(&list))
 		if (BSON_ITER_HOLDS_DOCUMENT(&list))
 			manifest_part(x, path, &list);
+	estimate_read(x, manifest);
 	bson_destroy(manifest);
 	free(json);
 	free(path);

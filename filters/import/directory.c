@@ -53,6 +53,7 @@ import_parts(struct import *x, const char *dir, const char *manifest_path)
 
 	if (!bson_iter_init_find(&iter, manifest, "parts") || !bson_iter_recurse(&iter, &list))
 		finish_and_die(x, EXIT_BAD_STREAM, "%s: no parts", manifest_path);
+	import_estimate_manifest(x, manifest);
 	while (bson_iter_next(&list) && !cli_stop && !atomic_load(&x->failed)) {
 		stream_reader *reader;
 		char *path;

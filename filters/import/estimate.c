@@ -1,8 +1,9 @@
 /*
  * estimate.c - what snap-import expects to copy: the estimate snap-export
  * puts in its stream's header (filters/export/estimate.c), summed over the
- * collections the selection keeps. A header without one (an older
- * writer, a part file of -o DIR), or no header at all (mongodump, --into),
+ * collections the selection keeps, or for a snap-export -o directory the
+ * same estimate in its manifest. A header without one (an older
+ * writer), or no header at all (mongodump, --into),
  * leaves the total unknown: progress and metrics then show no total, no
  * percentage and no ETA rather than made-up ones.
  */
@@ -12,28 +13,21 @@
 #include "metrics.h"
 #include "import.h"
 
-void
-import_estimate(struct import *x, const bson_t *header)
+/* Add what estimate {documents, bytes, collections} says of the kept collections. */
+static void
+estimate_add(struct import *x, const bson_t *estimate)
 {
-	bson_iter_t iter, list, field;
-	bson_t o, estimate, item;
+	bson_iter_t list, field;
 	uint64_t documents, bytes;
 	const uint8_t *data;
 	uint32_t length;
+	bson_t item;
 
-	if (x->headers++ == 0)
-		x->documents_known = x->bytes_known = true;
-	if (!bson_iter_init_find(&iter, header, "o") || !BSON_ITER_HOLDS_DOCUMENT(&iter))
-		goto unknown;
-	bson_iter_document(&iter, &length, &data);
-	if (!bson_init_static(&o, data, length) || !bson_iter_init_find(&iter, &o, "estimate") ||
-	    !BSON_ITER_HOLDS_DOCUMENT(&iter))
-		goto unknown;
-	bson_iter_document(&iter, &length, &data);
-	if (!bson_init_static(&estimate, data, length) ||
-	    !bson_iter_init_find(&list, &estimate, "collections") || !BSON_ITER_HOLDS_ARRAY(&list) ||
-	    !bson_iter_recurse(&list, &field))
-		goto unknown;
+	if (!bson_iter_init_find(&list, estimate, "collections") || !BSON_ITER_HOLDS_ARRAY(&list) ||
+	    !bson_iter_recurse(&list, &field)) {
+		x->documents_known = x->bytes_known = false;
+		return;
+	}
 	/* Per collection, so --ns and --exclude count only what they keep. */
 	while (bson_iter_next(&field)) {
 		bson_iter_t ns;
@@ -53,9 +47,57 @@ import_estimate(struct import *x, const bson_t *header)
 		else
 			x->bytes_known = false;
 	}
+}
+
+/* The document estimate in holder (a header's o, a manifest), or false. */
+static bool
+estimate_find(const bson_t *holder, bson_t *estimate)
+{
+	bson_iter_t iter;
+	const uint8_t *data;
+	uint32_t length;
+
+	if (!bson_iter_init_find(&iter, holder, "estimate") || !BSON_ITER_HOLDS_DOCUMENT(&iter))
+		return false;
+	bson_iter_document(&iter, &length, &data);
+	return bson_init_static(estimate, data, length);
+}
+
+void
+import_estimate(struct import *x, const bson_t *header)
+{
+	bson_iter_t iter;
+	bson_t o, estimate;
+	const uint8_t *data;
+	uint32_t length;
+
+	if (x->estimate_fixed)
+		return;
+	if (x->headers++ == 0)
+		x->documents_known = x->bytes_known = true;
+	if (!bson_iter_init_find(&iter, header, "o") || !BSON_ITER_HOLDS_DOCUMENT(&iter))
+		goto unknown;
+	bson_iter_document(&iter, &length, &data);
+	if (!bson_init_static(&o, data, length) || !estimate_find(&o, &estimate))
+		goto unknown;
+	estimate_add(x, &estimate);
 	return;
 unknown:
 	x->documents_known = x->bytes_known = false;
+}
+
+void
+import_estimate_manifest(struct import *x, const bson_t *manifest)
+{
+	bson_t estimate;
+
+	/* The manifest's is the whole snapshot's, said once: the parts' headers have none. */
+	x->estimate_fixed = true;
+	x->documents_known = x->bytes_known = true;
+	if (estimate_find(manifest, &estimate))
+		estimate_add(x, &estimate);
+	else
+		x->documents_known = x->bytes_known = false;	/* an older snap-export */
 }
 
 void

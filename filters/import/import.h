@@ -83,6 +83,7 @@ struct import {
 
 	/* The writer's estimate (estimate.c); the reader alone writes these. */
 	unsigned headers;	/* stream headers seen */
+	bool estimate_fixed;	/* a -o DIR manifest's: the part headers add nothing */
 	bool documents_known, bytes_known;
 	uint64_t documents_total, bytes_total;
 };
@@ -117,6 +118,7 @@ void import_frames(struct import *x, stream_reader *reader, struct target *targe
 
 /* estimate.c */
 void import_estimate(struct import *x, const bson_t *header);
+void import_estimate_manifest(struct import *x, const bson_t *manifest);
 void import_counts(struct import *x, struct progress_counts *counts);
 void import_metrics(struct import *x, const char *phase);
 
