@@ -3,6 +3,8 @@
  * boundaries they forward (session.c), the little of the MongoDB wire
  * protocol it reads and the cursor ids it lets through after a switch
  * (wire.c), driven by filters/entry-proxy.c (options, loop, control).
+ * A session (session.c) moves bytes through two flows (flow.c), admitted
+ * a message at a time (admit.c), over endpoints (endpoint.c).
  *
  * Private to entry-proxy: no other program links these files. Nothing
  * here trusts a byte it reads: every length is checked before use, and a
@@ -182,14 +184,36 @@ void controls_check(void);	/* answer the pauses whose wait is over */
 long controls_next_deadline_ms(void);
 void controls_stopped(void);
 
-/* ---- session.c ---- */
+/* ---- endpoint.c ---- */
 
 bool address_parse(const char *text, bool passive, struct address *address, char *why,
     size_t size);
+void peer_name(int fd, char *out, size_t size);	/* "HOST:PORT" of a connected socket */
+void no_delay(int fd);		/* TCP_NODELAY: a request is one write, send it now */
 void watch(struct endpoint *endpoint, uint32_t events);
 void rewatch(struct endpoint *endpoint, uint32_t events);
 void endpoint_close(struct endpoint *endpoint);
 
+/* ---- flow.c ---- */
+
+size_t flow_held(const struct flow *f);	/* received, not admitted: the next message's start */
+bool flow_has_room(const struct flow *f);
+/* Read what fits: bytes read, 0 at end of file, -1 with errno (EAGAIN: nothing). */
+ssize_t flow_read(struct flow *f, int fd);
+/* Of n new bytes, those of the message being received (they are admitted). */
+size_t flow_take(struct flow *f, size_t n);
+/* Write what is admitted, counting it in *counter; false on a broken connection. */
+bool flow_write(struct flow *f, int fd, uint64_t *counter);
+
+/* ---- admit.c: true when something was admitted (or answered) ---- */
+
+bool admit_reply(struct session *s);
+bool admit_request(struct session *s);
+void reply_complete(struct session *s);	/* a reply is whole: note its cursor */
+
+/* ---- session.c ---- */
+
+void session_close(struct session *s, const char *why);	/* why NULL: no message */
 void accept_clients(void);
 void client_event(struct session *s, uint32_t events);
 void upstream_event(struct session *s, uint32_t events);
