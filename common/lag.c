@@ -92,3 +92,33 @@ lag_within(const struct lag *lag, long max_ms)
 		return lag_caught_up(lag);
 	return lag->has_checkpoint && lag->seconds * 1000 <= max_ms;
 }
+
+bool
+lag_first_after(mongoc_client_t *source, timestamp_t ts, timestamp_t *first, bool *found,
+    bson_error_t *error)
+{
+	mongoc_collection_t *oplog = mongoc_client_get_collection(source, "local", "oplog.rs");
+	bson_t *filter = BCON_NEW("ts", "{", "$gt", BCON_TIMESTAMP(ts.t, ts.i), "}");
+	bson_t *opts = BCON_NEW("sort", "{", "$natural", BCON_INT32(1), "}",
+	    "limit", BCON_INT64(1), "projection", "{", "ts", BCON_INT32(1), "}");
+	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(oplog, filter, opts, NULL);
+	const bson_t *doc;
+	bson_iter_t iter;
+	bool ok = true;
+
+	*found = false;
+	first->t = first->i = 0;
+	if (mongoc_cursor_next(cursor, &doc)) {
+		if (bson_iter_init_find(&iter, doc, "ts") && BSON_ITER_HOLDS_TIMESTAMP(&iter)) {
+			bson_iter_timestamp(&iter, &first->t, &first->i);
+			*found = true;
+		}
+	} else if (mongoc_cursor_error(cursor, error)) {
+		ok = false;
+	}
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(opts);
+	bson_destroy(filter);
+	mongoc_collection_destroy(oplog);
+	return ok;
+}

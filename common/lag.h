@@ -42,6 +42,14 @@ bool lag_caught_up(const struct lag *lag);
 /* Whether the lag is at most max_ms; 0 means caught up (ts has whole seconds). */
 bool lag_within(const struct lag *lag, long max_ms);
 
+/*
+ * The ts of the first entry of the source's oplog after ts: the oldest
+ * change not yet applied. *found is false (and the call true) when there
+ * is none.
+ */
+bool lag_first_after(mongoc_client_t *source, timestamp_t ts, timestamp_t *first, bool *found,
+    bson_error_t *error);
+
 /* How many entries of the source's oplog come after ts. */
 bool lag_entries_after(mongoc_client_t *source, timestamp_t ts, int64_t *count,
     bson_error_t *error);

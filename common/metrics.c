@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -127,6 +128,8 @@ metrics_format(char *out, size_t size, const char *program, const char *name,
 	values[9] = (double)s->checkpoint.t;
 	values[10] = (double)s->checkpoint.i;
 	for (k = 0; k < sizeof(defs) / sizeof(defs[0]); k++) {
+		if ((s->no_stream && k <= 4) || (s->no_lag && k >= 7 && k <= 10))
+			continue;	/* not this program's: no line rather than a zero */
 		APPEND("# HELP %s %s\n# TYPE %s %s\n", defs[k].metric, defs[k].help, defs[k].metric,
 		    defs[k].type);
 		if (k == 8 && !s->caught_up && !s->pending_known)
@@ -160,7 +163,24 @@ metrics_format(char *out, size_t size, const char *program, const char *name,
 			APPEND("oplogkit_document_bytes_estimated{%s} %" PRIu64 "\n", labels,
 			    s->document_bytes_total);
 	}
+	for (k = 0; k < s->extra_count && k < METRICS_EXTRA_MAX; k++) {
+		double value = s->extra[k].value;
+
+		/* Counts as integers, as the common counters are; seconds to the millisecond. */
+		APPEND("# HELP %s %s\n# TYPE %s %s\n%s{%s} ", s->extra[k].metric, s->extra[k].help,
+		    s->extra[k].metric, s->extra[k].type, s->extra[k].metric, labels);
+		APPEND(value == floor(value) ? "%.0f\n" : "%.3f\n", value);
+	}
 	return used > (size_t)INT32_MAX ? -1 : (int)used;
+}
+
+void
+metrics_extra_add(struct metrics_sample *sample, const char *metric, const char *type,
+    const char *help, double value)
+{
+	if (sample->extra_count >= METRICS_EXTRA_MAX)
+		die(EXIT_LOCAL, "metrics: more than %d of %s's own", METRICS_EXTRA_MAX, die_progname());
+	sample->extra[sample->extra_count++] = (struct metrics_extra){ metric, type, help, value };
 }
 
 /* A JSON string's content: ", \ and control characters escaped. */
@@ -189,6 +209,8 @@ metrics_format_line(char *out, size_t size, const char *program, const char *nam
     const struct metrics_sample *s, uint64_t retry_count, double now)
 {
 	char program_text[128], name_text[512], phase_text[128], lag_entries[32], snapshot[256];
+	char extra[1024];
+	size_t k, extra_used = 0;
 
 	json_escape(program, program_text, sizeof(program_text));
 	json_escape(name != NULL ? name : "", name_text, sizeof(name_text));
@@ -211,21 +233,31 @@ metrics_format_line(char *out, size_t size, const char *program, const char *nam
 		    PRIu64 ", \"documents_total\": %s, \"document_bytes_total\": %s",
 		    s->documents_done, s->document_bytes_done, documents_total, bytes_total);
 	}
+	extra[0] = '\0';
+	for (k = 0; k < s->extra_count && k < METRICS_EXTRA_MAX; k++) {
+		const char *key = s->extra[k].metric;
+
+		if (strncmp(key, "oplogkit_", 9) == 0)
+			key += 9;
+		format_append(extra, sizeof(extra), &extra_used, s->extra[k].value ==
+		    floor(s->extra[k].value) ? ", \"%s\": %.0f" : ", \"%s\": %.3f", key,
+		    s->extra[k].value);
+	}
 	return snprintf(out, size, "{\"time\": %.3f, \"program\": \"%s\", \"name\": \"%s\", "
 	    "\"phase\": \"%s\", \"entries_read\": %" PRIu64 ", \"bytes_read\": %" PRIu64 ", "
 	    "\"entries_applied\": %" PRIu64 ", \"bytes_applied\": %" PRIu64 ", \"batches\": %" PRIu64
 	    ", \"errors\": %" PRIu64 ", \"retries\": %" PRIu64 ", \"lag_seconds\": %.3f, "
-	    "\"lag_entries\": %s, \"checkpoint\": {\"t\": %" PRIu32 ", \"i\": %" PRIu32 "}%s}\n",
+	    "\"lag_entries\": %s, \"checkpoint\": {\"t\": %" PRIu32 ", \"i\": %" PRIu32 "}%s%s}\n",
 	    now, program_text, name_text, phase_text, s->entries_read, s->bytes_read,
 	    s->entries_applied, s->bytes_applied, s->batches, s->errors, retry_count,
-	    metrics_lag_seconds(s, now), lag_entries, s->checkpoint.t, s->checkpoint.i, snapshot);
+	    metrics_lag_seconds(s, now), lag_entries, s->checkpoint.t, s->checkpoint.i, snapshot, extra);
 }
 
 /* Append one line to the log: false (errno set) when it could not. */
 static bool
 append_line(const struct metrics_sample *sample, uint64_t retry_count, double now)
 {
-	char line[2048];
+	char line[4096];
 	int length = metrics_format_line(line, sizeof(line), die_progname(), metrics.name, sample,
 	    retry_count, now);
 

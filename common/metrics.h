@@ -10,9 +10,11 @@
  * collector never reads it.
  *
  * One meaning of lag everywhere: the age of the oldest source change this
- * program has not yet passed on (oplog-read: read; oplog-apply: applied),
- * in seconds of the source's clock against ours, and how many entries
- * that is; 0 when caught up, also when the source is idle.
+ * program has not yet passed on (oplog-read: read; oplog-apply: applied;
+ * sync-check --watch and entry-switch: applied by the applier whose
+ * checkpoint they read), in seconds of the source's clock against ours,
+ * and how many entries that is; 0 when caught up, also when the source is
+ * idle.
  */
 #ifndef OPLOGKIT_METRICS_H
 #define OPLOGKIT_METRICS_H
@@ -21,6 +23,19 @@
 #include <stdint.h>
 
 #include "entry.h"
+
+/*
+ * One number of a program's own beyond the common ones: sync-check's
+ * rechecks, entry-proxy's connections, entry-switch's window. metric is
+ * the full name (oplogkit_..., a literal); the log line's key is the name
+ * without "oplogkit_".
+ */
+struct metrics_extra {
+	const char *metric, *type, *help;	/* type: "counter" or "gauge" */
+	double value;
+};
+
+#define METRICS_EXTRA_MAX 10
 
 /* What the program says about itself; metrics_update copies it. */
 struct metrics_sample {
@@ -44,7 +59,20 @@ struct metrics_sample {
 	uint64_t documents_done, document_bytes_done;
 	bool documents_total_known, document_bytes_total_known;
 	uint64_t documents_total, document_bytes_total;
+	/*
+	 * A program that moves no oplog entries (sync-check, entry-proxy,
+	 * entry-switch) leaves out the entry, byte and batch counters
+	 * (no_stream), and one that measures no lag its lag and checkpoint
+	 * (no_lag), rather than show zeros that mean nothing. Then its own.
+	 */
+	bool no_stream, no_lag;
+	size_t extra_count;
+	struct metrics_extra extra[METRICS_EXTRA_MAX];
 };
+
+/* Add one of the program's own numbers to sample (at most METRICS_EXTRA_MAX). */
+void metrics_extra_add(struct metrics_sample *sample, const char *metric, const char *type,
+    const char *help, double value);
 
 /*
  * Start writing path (--metrics) and appending to log_path
