@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "conn.h"
 #include "die.h"
+#include "metrics.h"
 #include "ns.h"
 #include "options.h"
 #include "check/check.h"
@@ -42,12 +43,16 @@ main(int argc, char **argv)
 	ns_filter_use_defaults(config.filter);
 	read_command_line(&config, argc, argv, &source_uri, &target_uri);
 	check_open(&check, &config, source_uri, target_uri);
+	metrics_start(config.metrics, config.metrics_log, config.name);
+	check_metrics(&check, "starting");
 	if (config.lag_only || config.watch)
 		status = run_lag(&check);
 	else if (config.recheck != NULL)
 		status = run_recheck(&check);
 	else
 		status = run_compare(&check);
+	check_metrics(&check, cli_stop ? "stopped" : "done");
+	metrics_stop(cli_stop ? "stopped" : "done");
 	check_close(&check);
 	ns_filter_free(config.filter);
 	free(source_uri);
@@ -93,6 +98,7 @@ read_command_line(struct check_config *config, int argc, char **argv, char **sou
 		OPT_CALL(0, "max-lag", "DUR", parse_max_lag, config,
 		    "exit 1 when the lag is over DUR (or unknown)"),
 		OPT_BOOL(0, "watch", &config->watch, "print the lag every second until interrupted"),
+		OPT_METRICS(&config->metrics, &config->metrics_log),
 		OPT_CONNECTIONS(&config->conn),
 		OPT_END(),
 	};

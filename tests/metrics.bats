@@ -5,6 +5,7 @@
 # which phase, and ends with the numbers of the run.
 
 load lib/helpers
+load lib/metrics
 bats_require_minimum_version 1.5.0
 
 setup() {
@@ -16,30 +17,6 @@ teardown() {
 	for pid in "${pids[@]}"; do
 		kill -TERM "$pid" 2>/dev/null || true
 	done
-}
-
-# metric FILE NAME: the value of NAME's sample in FILE ("" if none).
-metric() {
-	sed -n "s/^$2{[^}]*} \\(.*\\)\$/\\1/p" "$1" | head -n 1
-}
-
-# Every line is a comment (# HELP / # TYPE) or NAME{LABELS} VALUE.
-assert_prometheus_text() {
-	local bad
-	bad=$(grep -v -E '^# (HELP|TYPE) oplogkit_[a-z_]+ .+$|^oplogkit_[a-z_]+\{program="[a-z-]+",name="[^"]*"(,phase="[a-z]+")?\} [0-9]+(\.[0-9]+)?$' "$1" || true)
-	[[ -z $bad ]] || fail "not Prometheus text in $1: $bad"
-	[[ -s $1 ]] || fail "$1 is empty"
-}
-
-# wait_for DESCRIPTION COMMAND...: until COMMAND succeeds (at most 60 s).
-wait_for() {
-	local what=$1
-	shift
-	for _ in $(seq 1 600); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fail "waited 60 s for $what"
 }
 
 applied_at_least() {

@@ -3,6 +3,7 @@
 # index, document by document; and the lag against a checkpoint.
 
 load lib/helpers
+load lib/metrics
 bats_require_minimum_version 1.5.0
 
 # The same documents, with _ids of many types, on both sides of $db.c.
@@ -32,6 +33,10 @@ seed_both() {
 
 setup() {
 	db=$(unique_db sync)
+}
+
+teardown() {
+	[[ -z ${pid:-} ]] || kill "$pid" 2>/dev/null || true
 }
 
 @test "sync-check exits 0 on equal collections with _ids of mixed types" {
@@ -183,6 +188,101 @@ checkpoint() {
 	run cat "$BATS_TEST_TMPDIR/out"
 	((${#lines[@]} >= 2))
 	assert_line --index 0 --regexp '^lag [0-9]+ s, [0-9]+ entries'
+}
+
+# move_checkpoint NAME T I: the applier's checkpoint NAME moved to T,I.
+move_checkpoint() {
+	mongo_cmd "$DST_URI" oplogkit "{\"update\": \"checkpoints\", \"updates\": [{\"q\": {\"_id\": \"$1\"}, \"u\": {\"\$set\": {\"ts\": {\"\$timestamp\": {\"t\": $2, \"i\": $3}}}}}]}" >/dev/null
+}
+
+watch_saw_entries() {
+	[[ -n $(metric "$1" oplogkit_lag_entries) && $(metric_phase "$1") == watching ]]
+}
+
+watch_caught_up() {
+	[[ $(metric "$1" oplogkit_lag_seconds) == 0.000 && $(metric "$1" oplogkit_lag_entries) == 0 &&
+		$(metric "$1" oplogkit_checkpoint_timestamp_seconds) == "$2" ]]
+}
+
+@test "sync-check --watch --metrics: the lag is the age of the oldest change not applied, with its entries and the checkpoint; 0 once caught up" {
+	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": 1}, {"_id": 2}, {"_id": 3}]}'
+	newest=$(oplog-read --now "$SRC_URI")
+	t=${newest%,*} i=${newest#*,}
+	# A checkpoint an hour before the newest entry. The lag is not that
+	# hour (newest ts minus checkpoint ts) but the age now of the first
+	# entry after the checkpoint: the oldest change the applier lacks.
+	name=$(unique_db watchm)
+	checkpoint "$name" $((t - 3600)) 0
+	after=$(mongo_dump_bson "$SRC_URI" local.oplog.rs | oplog-show |
+		jq -c --argjson c $((t - 3600)) '.ts["$timestamp"] | select(.t > $c or (.t == $c and .i > 0)) | .t')
+	first=$(head -n 1 <<<"$after")
+	sync-check --watch --metrics "$BATS_TEST_TMPDIR/check.prom" --name "$name" \
+		"$SRC_URI" "$DST_URI" >/dev/null 2>"$BATS_TEST_TMPDIR/err" &
+	pid=$!
+	wait_for "a lag in check.prom" watch_saw_entries "$BATS_TEST_TMPDIR/check.prom"
+	cp "$BATS_TEST_TMPDIR/check.prom" "$BATS_TEST_TMPDIR/behind.prom"
+	assert_prometheus_text "$BATS_TEST_TMPDIR/behind.prom"
+	assert_equal "$(metric "$BATS_TEST_TMPDIR/behind.prom" oplogkit_lag_entries)" "$(wc -l <<<"$after")"
+	assert_equal "$(metric "$BATS_TEST_TMPDIR/behind.prom" oplogkit_checkpoint_timestamp_seconds)" $((t - 3600))
+	assert_equal "$(metric "$BATS_TEST_TMPDIR/behind.prom" oplogkit_checkpoint_increment)" 0
+	# Lag and the file's time are taken at the same instant: lag = then - first.
+	lag=$(metric "$BATS_TEST_TMPDIR/behind.prom" oplogkit_lag_seconds)
+	stamp=$(metric "$BATS_TEST_TMPDIR/behind.prom" oplogkit_metrics_updated_timestamp_seconds)
+	awk -v lag="$lag" -v stamp="$stamp" -v first="$first" \
+		'BEGIN { d = stamp - first - lag; exit !(lag > 0 && d < 0.002 && d > -0.002) }' ||
+		fail "lag $lag is not $stamp - $first"
+	# No oplog counters: sync-check moves no entries.
+	run grep -c '^oplogkit_entries_read_total' "$BATS_TEST_TMPDIR/behind.prom"
+	assert_output 0
+
+	move_checkpoint "$name" "$t" "$i"
+	wait_for "lag 0 in check.prom" watch_caught_up "$BATS_TEST_TMPDIR/check.prom" "$t"
+	assert_equal "$(metric "$BATS_TEST_TMPDIR/check.prom" oplogkit_checkpoint_increment)" "$i"
+	kill -INT "$pid"
+	wait "$pid"
+	pid=
+	assert_prometheus_text "$BATS_TEST_TMPDIR/check.prom"
+	assert_equal "$(metric_phase "$BATS_TEST_TMPDIR/check.prom")" stopped
+	assert_equal "$(metric "$BATS_TEST_TMPDIR/check.prom" oplogkit_errors_total)" 0
+}
+
+@test "sync-check --metrics: a comparison's namespaces, documents and differences; a recheck's records" {
+	seed_both
+	mongo_cmd "$DST_URI" "$db" '{"delete": "c", "deletes": [{"q": {"_id": "ab"}, "limit": 1}]}'
+	mongo_cmd "$DST_URI" "$db" '{"insert": "c", "documents": [{"_id": 3, "a": "only on the target"}]}'
+	mongo_cmd "$DST_URI" "$db" '{"update": "c", "updates": [{"q": {"_id": "A"}, "u": {"$set": {"a": "changed"}}}]}'
+	mongo_cmd "$SRC_URI" "$db" '{"insert": "gone", "documents": [{"_id": 1}]}'
+	run --separate-stderr sync-check -o "$BATS_TEST_TMPDIR/diffs.bson" --ns "$db.*" \
+		--metrics "$BATS_TEST_TMPDIR/check.prom" --metrics-log "$BATS_TEST_TMPDIR/check.log" \
+		"$SRC_URI" "$DST_URI"
+	assert_failure 1
+	[[ $stderr == *"2 namespaces, 15 documents compared, 2 missing, 1 extra, 1 differ"* ]]
+	m=$BATS_TEST_TMPDIR/check.prom
+	assert_prometheus_text "$m"
+	assert_equal "$(metric_phase "$m")" done
+	assert_equal "$(metric "$m" oplogkit_namespaces_planned)" 2
+	assert_equal "$(metric "$m" oplogkit_namespaces_compared_total)" 2
+	assert_equal "$(metric "$m" oplogkit_documents_compared_total)" 15
+	assert_equal "$(metric "$m" oplogkit_documents_missing_total)" 2
+	assert_equal "$(metric "$m" oplogkit_documents_extra_total)" 1
+	assert_equal "$(metric "$m" oplogkit_documents_differ_total)" 1
+	assert_equal "$(tail -n 1 "$BATS_TEST_TMPDIR/check.log" | jq -c '[.program, .phase, .documents_missing_total, .documents_compared_total]')" \
+		'["sync-check","done",2,15]'
+
+	# Fixed on the target: the recheck looks at the four records again and finds none.
+	mongo_cmd "$DST_URI" "$db" '{"insert": "c", "documents": [{"_id": "ab", "a": "longer"}]}'
+	mongo_cmd "$DST_URI" "$db" '{"delete": "c", "deletes": [{"q": {"_id": 3}, "limit": 1}]}'
+	mongo_cmd "$DST_URI" "$db" '{"update": "c", "updates": [{"q": {"_id": "A"}, "u": {"$set": {"a": "upper"}}}]}'
+	mongo_cmd "$DST_URI" "$db" '{"insert": "gone", "documents": [{"_id": 1}]}'
+	run --separate-stderr sync-check --recheck "$BATS_TEST_TMPDIR/diffs.bson" \
+		--metrics "$BATS_TEST_TMPDIR/recheck.prom" "$SRC_URI" "$DST_URI"
+	assert_success
+	m=$BATS_TEST_TMPDIR/recheck.prom
+	assert_prometheus_text "$m"
+	assert_equal "$(metric "$m" oplogkit_records_rechecked_total)" 4
+	assert_equal "$(metric "$m" oplogkit_documents_missing_total)" 0
+	assert_equal "$(metric "$m" oplogkit_documents_differ_total)" 0
+	assert_equal "$(metric_phase "$m")" done
 }
 
 @test "sync-check takes its URIs from files or the environment, and wants both" {

@@ -1,7 +1,8 @@
 /*
  * check.h - sync-check's parts: servers and output (report.c), listing and
  * metadata (metadata.c), the document merge (merge.c), the whole
- * comparison and the lag (compare.c), --recheck (recheck.c).
+ * comparison and the lag (compare.c), --recheck (recheck.c), --metrics
+ * (metrics.c).
  * filters/sync-check.c is the command line.
  *
  * Every part takes the struct check: the configuration (read only), the
@@ -18,6 +19,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include "entry.h"
 #include "ns.h"
 #include "options.h"
 #include "stream.h"
@@ -30,6 +32,7 @@
 struct check_config {
 	struct conn_options conn;
 	const char *output, *recheck;
+	const char *metrics, *metrics_log;	/* --metrics, --metrics-log */
 	const char *name;
 	bool lag_only, watch, json, has_max_lag, in_flight_ok;
 	long max_lag_ms, jobs;
@@ -53,6 +56,13 @@ struct task {
 	const bson_t *source_info, *target_info;
 };
 
+/* The last lag measured, for --metrics (metrics.c). */
+struct check_lag {
+	bool measured, has_checkpoint, caught_up;
+	timestamp_t checkpoint, first_pending;	/* first_pending: the oldest not applied */
+	int64_t entries;	/* source entries after the checkpoint */
+};
+
 /* What every job shares: the servers, the output, the totals. */
 struct check {
 	const struct check_config *config;
@@ -63,6 +73,8 @@ struct check {
 	struct task *tasks;
 	size_t task_count, next_task;
 	uint64_t namespaces, compared, missing, extra, differ, in_flight;
+	uint64_t rechecked, errors;	/* --recheck records; lag measurements that failed */
+	struct check_lag lag;
 };
 
 /* report.c */
@@ -91,6 +103,13 @@ void compare_documents(struct check *check, mongoc_client_t *source, mongoc_clie
 /* compare.c: the exit status of each mode */
 int run_compare(struct check *check);
 int run_lag(struct check *check);
+
+/* metrics.c: --metrics (each call takes the lock) */
+struct lag;
+bool check_lag_note(struct check *check, mongoc_client_t *source, const struct lag *lag,
+    int64_t behind, bson_error_t *error);
+void check_count_error(struct check *check);
+void check_metrics(struct check *check, const char *phase);
 
 /* recheck.c */
 int run_recheck(struct check *check);

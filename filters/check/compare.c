@@ -31,6 +31,7 @@ run_task(struct check *check, mongoc_client_t *source, mongoc_client_t *target,
 	pthread_mutex_lock(&check->lock);
 	check->namespaces++;
 	pthread_mutex_unlock(&check->lock);
+	check_metrics(check, "comparing");
 }
 
 static void *
@@ -110,6 +111,7 @@ run_compare(struct check *check)
 	list_collections(check, source, &from);
 	list_collections(check, target, &to);
 	plan_tasks(check, &from, &to);
+	check_metrics(check, "comparing");
 	for (k = 0; k < check->config->jobs; k++)
 		if ((err = pthread_create(&threads[k], NULL, worker, check)) != 0)
 			die(EXIT_LOCAL, "pthread_create: %s", strerror(err));
@@ -155,8 +157,10 @@ lag_report(struct check *check, FILE *out, mongoc_client_t *source, mongoc_clien
 
 	*within = false;
 	if (!lag_measure(source, target, check->config->name, &lag, &error) ||
-	    (lag.has_checkpoint && !lag_entries_after(source, lag.checkpoint, &behind, &error))) {
+	    (lag.has_checkpoint && !lag_entries_after(source, lag.checkpoint, &behind, &error)) ||
+	    !check_lag_note(check, source, &lag, behind, &error)) {
 		warnmsg("lag: %s", error.message);
+		check_count_error(check);
 		return false;
 	}
 	*within = lag.has_checkpoint &&
@@ -211,6 +215,7 @@ run_lag(struct check *check)
 	cli_catch_signals();
 	while (!cli_stop) {
 		lag_report(check, stdout, source, target, &within);	/* a failure is printed; go on */
+		check_metrics(check, "watching");
 		if (!cli_stop)
 			nanosleep(&second, NULL);
 	}

@@ -233,6 +233,16 @@ recheck_record(struct check *check, mongoc_client_t *source, mongoc_client_t *ta
 		recheck_namespace(check, source, target, bson_iter_utf8(&ns, NULL));
 }
 
+/* --metrics: one more record looked at again. */
+static void
+check_rechecked(struct check *check, uint64_t count)
+{
+	pthread_mutex_lock(&check->lock);
+	check->rechecked = count;
+	pthread_mutex_unlock(&check->lock);
+	check_metrics(check, "rechecking");
+}
+
 /* Whether the file holds Extended JSON (as --json wrote it) rather than BSON. */
 static bool
 file_is_json(const char *path)
@@ -262,6 +272,7 @@ recheck_json(struct check *check, mongoc_client_t *source, mongoc_client_t *targ
 		die(EXIT_USAGE, "--recheck %s: %s", check->config->recheck, error.message);
 	while ((status = bson_json_reader_read(reader, &record, &error)) == 1) {
 		recheck_record(check, source, target, &record, ++*count, seen);
+		check_rechecked(check, *count);
 		bson_reinit(&record);
 	}
 	if (status < 0)
@@ -281,8 +292,10 @@ recheck_bson(struct check *check, mongoc_client_t *source, mongoc_client_t *targ
 
 	if (reader == NULL)
 		exit(EXIT_NO_INPUT);
-	while ((status = stream_next(reader, &record)) == STREAM_ENTRY)
+	while ((status = stream_next(reader, &record)) == STREAM_ENTRY) {
 		recheck_record(check, source, target, record, ++*count, seen);
+		check_rechecked(check, *count);
+	}
 	if (status == STREAM_ERROR)
 		stream_die(reader);
 	stream_close(reader);
