@@ -46,6 +46,7 @@
 #include "cli.h"
 #include "control.h"
 #include "die.h"
+#include "metrics.h"
 #include "options.h"
 #include "proxy/proxy.h"
 
@@ -54,6 +55,7 @@
 
 static struct {
 	const char *listen, *upstream, *control;
+	const char *metrics, *metrics_log;
 	long pause_timeout_ms;
 	bool verbose;
 } opt = { .pause_timeout_ms = 10000 };
@@ -73,7 +75,12 @@ main(int argc, char **argv)
 	px.verbose = opt.verbose;
 	px.pause_timeout_ms = opt.pause_timeout_ms;
 	setup();
+	metrics_start(opt.metrics, opt.metrics_log, NULL);
+	px.metrics = opt.metrics != NULL || opt.metrics_log != NULL;
+	proxy_metrics(true);
 	run();
+	proxy_metrics(true);
+	metrics_stop("stopped");
 	if (unlink(opt.control) != 0 && errno != ENOENT)
 		warnmsg("%s: %s", opt.control, strerror(errno));
 	return EXIT_DONE;
@@ -131,7 +138,7 @@ read_command_line(int argc, char **argv)
 	static const struct program program = {
 		.name = "entry-proxy",
 		.synopsis = "--listen HOST:PORT --upstream HOST:PORT --control PATH [--buffer BYTES] "
-		    "[--pause-timeout DUR] [-v]",
+		    "[--pause-timeout DUR] [--metrics FILE] [-v]",
 		.summary = "       entry-proxy --control PATH COMMAND [ARGUMENT]\n"
 		    "A MongoDB wire-protocol proxy: the applications' fixed entry address. Over\n"
 		    "the control socket PATH, one command a line, one JSON line back:\n"
@@ -151,6 +158,7 @@ read_command_line(int argc, char **argv)
 		    "per connection and direction (262144)"),
 		OPT_DURATION(0, "pause-timeout", "DUR", &opt.pause_timeout_ms,
 		    "how long pause waits for in-flight requests (10s)"),
+		OPT_METRICS(&opt.metrics, &opt.metrics_log),
 		OPT_BOOL('v', "verbose", &opt.verbose,
 		    "say where it listens and when a switch closes a connection"),
 		OPT_END(),
@@ -317,6 +325,9 @@ loop_timeout(void)
 	/* A stop polls now and then: a dead peer may never send an event. */
 	if (px.stopping && (nearest < 0 || nearest > 100))
 		nearest = 100;
+	/* --metrics: a state that changed while the counts were not due is written soon. */
+	if (px.metrics && (nearest < 0 || nearest > METRICS_EVERY_MS))
+		nearest = METRICS_EVERY_MS;
 	return nearest < 0 ? -1 : (int)nearest + 1;
 }
 
@@ -349,6 +360,7 @@ run(void)
 			dispatch(events[k].data.ptr, events[k].events);
 		controls_check();
 		sessions_reap();
+		proxy_metrics(false);
 	}
 	sessions_close_all();
 	controls_stopped();

@@ -5,6 +5,7 @@
 # Write volumes stay small: FerretDB reads its whole oplog on every poll.
 
 load lib/helpers
+load lib/metrics
 bats_require_minimum_version 1.5.0
 
 setup() {
@@ -65,7 +66,7 @@ wait_for_held() {
 	run --separate-stderr entry-proxy --listen 127.0.0.1:0 --control ctl
 	assert_failure 2
 	assert_equal "$stderr" "$(printf '%s\n' 'entry-proxy: --listen, --upstream and --control are required' \
-		'usage: entry-proxy --listen HOST:PORT --upstream HOST:PORT --control PATH [--buffer BYTES] [--pause-timeout DUR] [-v]')"
+		'usage: entry-proxy --listen HOST:PORT --upstream HOST:PORT --control PATH [--buffer BYTES] [--pause-timeout DUR] [--metrics FILE] [-v]')"
 	run --separate-stderr entry-proxy --listen nowhere --upstream "$src_host" --control ctl
 	assert_failure 2
 	assert_equal "$stderr" "entry-proxy: --listen 'nowhere': not HOST:PORT"
@@ -92,6 +93,59 @@ wait_for_held() {
 	run ctl frobnicate
 	assert_failure 1
 	assert_output "{\"ok\":false,\"error\":\"unknown command 'frobnicate' (pause [DUR], switch HOST:PORT, resume, status)\"}"
+}
+
+# metrics_match_status FILE: FILE's counts are the proxy's status's, now.
+metrics_match_status() {
+	local status
+	status=$(ctl status)
+	[[ $(metric "$1" oplogkit_proxy_requests_total) == $(field requests <<<"$status") &&
+		$(metric "$1" oplogkit_proxy_bytes_up_total) == $(field bytes_in <<<"$status") &&
+		$(metric "$1" oplogkit_proxy_bytes_down_total) == $(field bytes_out <<<"$status") &&
+		$(metric "$1" oplogkit_proxy_connections_accepted_total) == $(field accepted <<<"$status") ]]
+}
+
+held_in_metrics() {
+	[[ $(metric_phase "$1") == paused && $(metric "$1" oplogkit_proxy_requests_held) == 1 ]]
+}
+
+@test "entry-proxy --metrics: forwarding, paused, switched; its connections, requests, bytes and switches" {
+	start_proxy --metrics proxy.prom
+	wait_for "phase forwarding" phase_is proxy.prom forwarding
+	mongo_cmd "$PROXY_URI" "$db" '{"insert": "c", "documents": [{"_id": 1, "v": "counted"}]}' >/dev/null
+	mongo_cmd "$PROXY_URI" "$db" '{"find": "c"}' >/dev/null
+	# The file says what status says, once it is rewritten after the traffic.
+	wait_for "proxy.prom to match status" metrics_match_status proxy.prom
+	assert_prometheus_text proxy.prom
+	(($(metric proxy.prom oplogkit_proxy_requests_total) >= 4)) || fail "$(cat proxy.prom)"
+	(($(metric proxy.prom oplogkit_proxy_bytes_down_total) > 0)) || fail "$(cat proxy.prom)"
+	assert_equal "$(metric proxy.prom oplogkit_proxy_switches_total)" 0
+	assert_equal "$(metric proxy.prom oplogkit_errors_total)" 0
+	run grep -c '^oplogkit_lag_seconds\|^oplogkit_entries_read_total' proxy.prom
+	assert_output 0
+
+	ctl pause >/dev/null
+	mongo_cmd "$PROXY_URI" "$db" '{"insert": "c", "documents": [{"_id": 2, "v": "held"}]}' \
+		>held.out 2>held.err 3>&- &
+	app=$!
+	wait_for "a held request in proxy.prom" held_in_metrics proxy.prom
+	assert_equal "$(metric proxy.prom oplogkit_proxy_requests_in_flight)" 0
+	ctl switch "$dst_host" >/dev/null
+	ctl resume >/dev/null
+	wait "$app"
+	app=
+	wait_for "phase switched" phase_is proxy.prom switched
+	wait_for "proxy.prom to match status" metrics_match_status proxy.prom
+	assert_equal "$(metric proxy.prom oplogkit_proxy_switches_total)" 1
+	assert_equal "$(metric proxy.prom oplogkit_proxy_requests_held)" 0
+	assert_equal "$(mongo_dump "$DST_URI" "$db.c")" '{ "_id" : { "$numberInt" : "2" }, "v" : "held" }'
+
+	kill -TERM "$proxy"
+	wait "$proxy"
+	proxy=
+	assert_prometheus_text proxy.prom
+	assert_equal "$(metric_phase proxy.prom)" stopped
+	assert_equal "$(metric proxy.prom oplogkit_proxy_connections)" 0
 }
 
 @test "entry-proxy holds requests during a pause; after switch and resume they complete on the target" {

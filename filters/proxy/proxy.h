@@ -4,7 +4,8 @@
  * protocol it reads and the cursor ids it lets through after a switch
  * (wire.c), driven by filters/entry-proxy.c (options, loop, control).
  * A session (session.c) moves bytes through two flows (flow.c), admitted
- * a message at a time (admit.c), over endpoints (endpoint.c).
+ * a message at a time (admit.c), over endpoints (endpoint.c); metrics.c
+ * is --metrics.
  *
  * Private to entry-proxy: no other program links these files. Nothing
  * here trusts a byte it reads: every length is checked before use, and a
@@ -168,6 +169,7 @@ struct proxy {
 	struct idset cursors;	/* opened on the current upstream since the last switch */
 	uint64_t accepted, moved, closed_at_switch, refused_cursors, bad_messages;
 	uint64_t bytes_up, bytes_down, requests;
+	bool metrics;		/* --metrics or --metrics-log is on */
 };
 
 extern struct proxy px;
@@ -183,6 +185,13 @@ void control_event(struct control *c, uint32_t events);
 void controls_check(void);	/* answer the pauses whose wait is over */
 long controls_next_deadline_ms(void);
 void controls_stopped(void);
+
+/* ---- metrics.c ---- */
+
+#define METRICS_EVERY_MS 250
+
+/* --metrics: the proxy's numbers now (now false: at most every METRICS_EVERY_MS). */
+void proxy_metrics(bool now);
 
 /* ---- endpoint.c ---- */
 
