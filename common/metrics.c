@@ -209,7 +209,7 @@ metrics_format_line(char *out, size_t size, const char *program, const char *nam
     const struct metrics_sample *s, uint64_t retry_count, double now)
 {
 	char program_text[128], name_text[512], phase_text[128], lag_entries[32], snapshot[256];
-	char extra[1024];
+	char extra[1024], stream[256], lag[160];
 	size_t k, extra_used = 0;
 
 	json_escape(program, program_text, sizeof(program_text));
@@ -243,14 +243,24 @@ metrics_format_line(char *out, size_t size, const char *program, const char *nam
 		    floor(s->extra[k].value) ? ", \"%s\": %.0f" : ", \"%s\": %.3f", key,
 		    s->extra[k].value);
 	}
+	/* Lines a program leaves out of the file are null or absent here too. */
+	stream[0] = '\0';
+	if (!s->no_stream)
+		snprintf(stream, sizeof(stream), ", \"entries_read\": %" PRIu64 ", \"bytes_read\": %"
+		    PRIu64 ", \"entries_applied\": %" PRIu64 ", \"bytes_applied\": %" PRIu64
+		    ", \"batches\": %" PRIu64, s->entries_read, s->bytes_read, s->entries_applied,
+		    s->bytes_applied, s->batches);
+	if (s->no_lag)
+		snprintf(lag, sizeof(lag), "\"lag_seconds\": null, \"lag_entries\": null, "
+		    "\"checkpoint\": null");
+	else
+		snprintf(lag, sizeof(lag), "\"lag_seconds\": %.3f, \"lag_entries\": %s, "
+		    "\"checkpoint\": {\"t\": %" PRIu32 ", \"i\": %" PRIu32 "}",
+		    metrics_lag_seconds(s, now), lag_entries, s->checkpoint.t, s->checkpoint.i);
 	return snprintf(out, size, "{\"time\": %.3f, \"program\": \"%s\", \"name\": \"%s\", "
-	    "\"phase\": \"%s\", \"entries_read\": %" PRIu64 ", \"bytes_read\": %" PRIu64 ", "
-	    "\"entries_applied\": %" PRIu64 ", \"bytes_applied\": %" PRIu64 ", \"batches\": %" PRIu64
-	    ", \"errors\": %" PRIu64 ", \"retries\": %" PRIu64 ", \"lag_seconds\": %.3f, "
-	    "\"lag_entries\": %s, \"checkpoint\": {\"t\": %" PRIu32 ", \"i\": %" PRIu32 "}%s%s}\n",
-	    now, program_text, name_text, phase_text, s->entries_read, s->bytes_read,
-	    s->entries_applied, s->bytes_applied, s->batches, s->errors, retry_count,
-	    metrics_lag_seconds(s, now), lag_entries, s->checkpoint.t, s->checkpoint.i, snapshot, extra);
+	    "\"phase\": \"%s\"%s, \"errors\": %" PRIu64 ", \"retries\": %" PRIu64 ", %s%s%s}\n",
+	    now, program_text, name_text, phase_text, stream, s->errors, retry_count, lag, snapshot,
+	    extra);
 }
 
 /* Append one line to the log: false (errno set) when it could not. */

@@ -169,6 +169,49 @@ test_log_line(void)
 	CHECK(strstr(line, "\"lag_entries\": null") != NULL, "unknown entries: %s", line);
 }
 
+/*
+ * A program's own numbers (sync-check, entry-proxy, entry-switch): each
+ * with its HELP and TYPE, counts as integers, seconds to the millisecond;
+ * the oplog counters and the lag it does not have are left out, not 0.
+ */
+static void
+test_extra(void)
+{
+	struct metrics_sample s;
+	char text[8192], line[4096];
+	bson_error_t error;
+	bson_iter_t iter;
+	bson_t *doc;
+	int length;
+
+	memset(&s, 0, sizeof(s));
+	s.no_stream = s.no_lag = true;
+	s.phase = "paused";
+	metrics_extra_add(&s, "oplogkit_proxy_connections", "gauge", "Open now.", 3);
+	metrics_extra_add(&s, "oplogkit_switch_window_seconds", "gauge", "The window.", 0.25);
+	metrics_format(text, sizeof(text), "entry-proxy", "", &s, 0, 1000);
+	CHECK(strstr(text, "# HELP oplogkit_proxy_connections Open now.\n"
+	    "# TYPE oplogkit_proxy_connections gauge\n"
+	    "oplogkit_proxy_connections{program=\"entry-proxy\",name=\"\"} 3\n") != NULL, "%s", text);
+	CHECK(strstr(text, "oplogkit_switch_window_seconds{program=\"entry-proxy\",name=\"\"} 0.250\n")
+	    != NULL, "%s", text);
+	CHECK(strstr(text, "oplogkit_entries_read_total") == NULL && strstr(text, "oplogkit_batches") == NULL &&
+	    strstr(text, "oplogkit_lag_seconds") == NULL &&
+	    strstr(text, "oplogkit_checkpoint_timestamp_seconds") == NULL, "not its own: %s", text);
+	CHECK(strstr(text, "phase=\"paused\"} 1\n") != NULL && strstr(text, "oplogkit_errors_total{") != NULL,
+	    "%s", text);
+	length = metrics_format_line(line, sizeof(line), "entry-proxy", "", &s, 0, 1000);
+	doc = bson_new_from_json((const uint8_t *)line, length - 1, &error);
+	CHECK(doc != NULL, "not JSON (%s): %s", error.message, line);
+	if (doc == NULL)
+		return;
+	CHECK(bson_iter_init_find(&iter, doc, "proxy_connections") && bson_iter_as_int64(&iter) == 3,
+	    "%s", line);
+	CHECK(bson_iter_init_find(&iter, doc, "lag_seconds") && BSON_ITER_HOLDS_NULL(&iter), "%s", line);
+	CHECK(!bson_iter_init_find(&iter, doc, "entries_read"), "%s", line);
+	bson_destroy(doc);
+}
+
 /* A reader polling the file while it is rewritten sees only whole files. */
 static atomic_bool done;
 static const char *watched;
@@ -316,6 +359,7 @@ main(int argc, char **argv)
 	test_format();
 	test_lag();
 	test_log_line();
+	test_extra();
 	test_atomic_rewrite();
 	test_snapshot();
 	if (failures > 0)
