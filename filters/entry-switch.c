@@ -152,6 +152,7 @@ read_command_line(struct switch_config *config, int argc, char **argv)
 		    "switch the entry (to --proxy-upstream, default the target's host)"),
 		OPT_STRING(0, "proxy-upstream", "HOST:PORT", &config->proxy_upstream,
 		    "where --proxy's switch points the proxy"),
+		OPT_METRICS(&config->metrics, &config->metrics_log),
 		OPT_TLS_RETRY(&config->conn),
 		OPT_END(),
 	};

@@ -5,6 +5,7 @@
 # by hand where the applier would write it.
 
 load lib/helpers
+load lib/metrics
 bats_require_minimum_version 1.5.0
 
 setup() {
@@ -18,7 +19,7 @@ setup() {
 
 # A failed test must not leave the live pipeline running.
 teardown() {
-	for pid in ${reader:-} ${applier:-}; do
+	for pid in ${reader:-} ${applier:-} ${switcher:-}; do
 		kill "$pid" 2>/dev/null || true
 	done
 }
@@ -44,11 +45,19 @@ switch() {
 	mongo_cmd "$SRC_URI" "$(unique_db lagging)" '{"insert": "c", "documents": [{"_id": 1}]}'
 	newest=$(oplog-read --now "$SRC_URI")
 	checkpoint_at "$((${newest%,*} - 3600)),0"
-	switch --lag 1s --timeout 1s --fence-cmd "$fence_cmd" --unfence-cmd "$unfence_cmd"
+	switch --lag 1s --timeout 1s --fence-cmd "$fence_cmd" --unfence-cmd "$unfence_cmd" --metrics gate.prom
 	assert_failure 1
 	assert_line --regexp '^result +not switched: lag 3600 s still over 1000 ms after 1000 ms; nothing changed$'
 	assert_entry_unchanged
 	assert_file_not_exist fence.log
+	# --metrics: the result, the fence never up, and the lag it waited on.
+	assert_prometheus_text gate.prom
+	assert_equal "$(metric_phase gate.prom)" failed
+	assert_equal "$(metric gate.prom oplogkit_switch_fenced)" 0
+	assert_equal "$(metric gate.prom oplogkit_switch_window_seconds)" ''
+	assert_equal "$(metric gate.prom oplogkit_checkpoint_timestamp_seconds)" $((${newest%,*} - 3600))
+	(($(metric gate.prom oplogkit_lag_entries) >= 1)) || fail "$(cat gate.prom)"
+	awk -v lag="$(metric gate.prom oplogkit_lag_seconds)" 'BEGIN { exit !(lag > 0) }' || fail "$(cat gate.prom)"
 }
 
 @test "entry-switch refuses without a fence on a server that has none" {
@@ -146,6 +155,50 @@ switch() {
 	switch --drain-timeout 1s --fence-cmd "$fence_cmd" --unfence-cmd "$unfence_cmd"
 	assert_success
 	assert_equal "$(cat entry)" 'mongodb://new-cluster/'
+}
+
+draining_fenced() {
+	phase_is "$1" draining && [[ $(metric "$1" oplogkit_switch_fenced) == 1 ]]
+}
+
+@test "entry-switch --metrics: draining behind the fence, then switched with the window and the switch ts" {
+	checkpoint_at
+	gate=$(oplog-read --now "$SRC_URI")
+	db=$(unique_db watched)
+	# A write as the fence goes up: the drain waits for the applier to have it.
+	fence_and_write="$fence_cmd; '$MONGO_CMD' '$SRC_URI' $db '{\"insert\": \"c\", \"documents\": [{\"_id\": 1}]}' >/dev/null"
+	entry-switch --source "$SRC_URI" --target "$DST_URI" --name "$name" --drain-timeout 2m \
+		--fence-cmd "$fence_and_write" --unfence-cmd "$unfence_cmd" \
+		--entry-file entry --entry-value 'mongodb://new-cluster/' \
+		--metrics switch.prom --metrics-log switch.log >out 2>err &
+	switcher=$!
+	wait_for "draining behind the fence in switch.prom" draining_fenced switch.prom
+	assert_prometheus_text switch.prom
+	# The gate found the applier caught up: lag 0 at its checkpoint.
+	assert_equal "$(metric switch.prom oplogkit_lag_seconds)" 0.000
+	assert_equal "$(metric switch.prom oplogkit_lag_entries)" 0
+	assert_equal "$(metric switch.prom oplogkit_checkpoint_timestamp_seconds)" "${gate%,*}"
+	assert_equal "$(metric switch.prom oplogkit_switch_window_seconds)" ''
+	assert_file_exist fence
+	# The applier applies the write: its checkpoint moves to the newest ts.
+	newest=$(oplog-read --now "$SRC_URI")
+	mongo_cmd "$DST_URI" oplogkit "{\"update\": \"checkpoints\", \"updates\": [{\"q\": {\"_id\": \"$name\"}, \"u\": {\"\$set\": {\"ts\": {\"\$timestamp\": {\"t\": ${newest%,*}, \"i\": ${newest#*,}}}}}}]}" >/dev/null
+	wait "$switcher"
+	switcher=
+	run cat out
+	assert_line --regexp '^result +switched$'
+	window_ms=$(sed -n 's/^window *\([0-9]*\) ms$/\1/p' out)
+	switch_ts=$(sed -n 's/^switch-ts *//p' out)
+	assert_prometheus_text switch.prom
+	assert_equal "$(metric_phase switch.prom)" switched
+	assert_equal "$(metric switch.prom oplogkit_switch_fenced)" 0
+	# The window the report says, in seconds.
+	awk -v ms="$window_ms" -v s="$(metric switch.prom oplogkit_switch_window_seconds)" \
+		'BEGIN { exit !(ms != "" && s != "" && sprintf("%.3f", ms / 1000) == sprintf("%.3f", s)) }' ||
+		fail "window $window_ms ms against $(grep window switch.prom)"
+	assert_equal "$(metric switch.prom oplogkit_switch_timestamp_seconds)" "${switch_ts%,*}"
+	assert_equal "$(tail -n 1 switch.log | jq -r '[.program, .phase, .switch_fenced] | join(" ")')" \
+		'entry-switch switched 0'
 }
 
 @test "entry-switch lifts the fence on SIGTERM during the drain" {

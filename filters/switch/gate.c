@@ -39,6 +39,7 @@ lag_wait(struct cutover *x, char *why, size_t size)
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		if (lag_measure(x->source, x->target, x->config->name, &lag, &error)) {
+			switch_metrics_lag(x, &lag);
 			if (lag_within(&lag, x->config->lag_ms)) {
 				step_done(x, STEP_LAG, "lag %ld s after %ld ms", lag.seconds, clock_ms_since(&start));
 				return true;

@@ -22,6 +22,7 @@
 #include "die.h"
 #include "entry.h"
 #include "lag.h"
+#include "metrics.h"
 #include "mongo-errors.h"
 #include "shell.h"
 #include "switch.h"
@@ -36,6 +37,8 @@ switch_run(const struct switch_config *config, const char *source_uri, const cha
 	bool fenced, lifted;
 
 	x->config = config;
+	metrics_start(config->metrics, config->metrics_log, config->name);
+	switch_metrics(x, "waiting");
 	proxy_prepare(x, target_uri);
 	entry_prepare(x);
 	x->source = conn_open(source_uri, config->conn.tls_ca_file);
@@ -91,6 +94,7 @@ step_done(struct cutover *x, int step, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(x->steps[step].detail, sizeof(x->steps[step].detail), fmt, ap);
 	va_end(ap);
+	switch_metrics_step(x, step);
 }
 
 /* Sleep one poll interval of ms; false when a signal asked us to stop. */
@@ -143,4 +147,5 @@ report(struct cutover *x, const char *result)
 		    ts_format(x->switch_ts, ts, sizeof(ts)) : "none (the target has no oplog)");
 	printf("%-10s %s\n", "result", result);
 	fflush(stdout);
+	switch_metrics_result(x, result);
 }

@@ -1,8 +1,8 @@
 /*
  * switch.h - entry-switch's parts: the engine and the report (run.c), the
- * lag gate, the drain and --verify-cmd (gate.c), the fence (fence.c), the entry-proxy
- * client (proxy.c), the entry (entry.c). filters/entry-switch.c is the
- * command line.
+ * lag gate, the drain and --verify-cmd (gate.c), the fence (fence.c), the
+ * entry-proxy client (proxy.c), the entry (entry.c), --metrics
+ * (metrics.c). filters/entry-switch.c is the command line.
  *
  * Every part takes the struct cutover: the configuration (read only) and
  * what the cutover did so far, which is what an exit must undo.
@@ -42,6 +42,7 @@ struct switch_config {
 	const char *proxy, *proxy_upstream;	/* entry-proxy's control socket, the target's HOST:PORT */
 	enum fence_method fence;
 	bool fence_given, keep_fenced;
+	const char *metrics, *metrics_log;	/* --metrics, --metrics-log */
 };
 
 /* One step of the report: when it ended, and what it says. */
@@ -52,6 +53,13 @@ struct step {
 };
 
 enum { STEP_LAG, STEP_FENCE, STEP_DRAIN, STEP_VERIFY, STEP_SWITCH, STEP_UNFENCE, STEP_COUNT };
+
+/* The applier's lag as --metrics last saw it (metrics.c). */
+struct cutover_lag {
+	bool measured, caught_up, entries_known;
+	timestamp_t checkpoint, first_pending;
+	uint64_t entries;
+};
 
 /* The cutover's state: what an exit must undo. */
 struct cutover {
@@ -71,6 +79,9 @@ struct cutover {
 	bool has_switch_ts;
 	struct step steps[STEP_COUNT];
 	struct timespec started, fence_started;
+	const char *phase;		/* for --metrics */
+	struct cutover_lag lag;
+	struct timespec lag_noted;
 };
 
 /* A fence method's try. */
@@ -100,6 +111,13 @@ enum attempt try_proxy(struct cutover *x, char *why, size_t size);
 bool proxy_resume(struct cutover *x, char *why, size_t size);
 bool proxy_switch(struct cutover *x, char *detail, size_t detail_size, char *why, size_t size);
 void proxy_switch_back(struct cutover *x);
+
+/* metrics.c: --metrics (each does nothing without it but note the phase) */
+struct lag;
+void switch_metrics(struct cutover *x, const char *phase);	/* NULL: the same phase */
+void switch_metrics_step(struct cutover *x, int step);	/* a step is done: the next phase */
+void switch_metrics_result(struct cutover *x, const char *result);	/* the last write */
+void switch_metrics_lag(struct cutover *x, const struct lag *lag);	/* the gate measured it */
 
 /* entry.c */
 void entry_prepare(struct cutover *x);	/* read what a failure must put back */
