@@ -75,8 +75,6 @@ main(int argc, char **argv)
 	px.verbose = opt.verbose;
 	px.pause_timeout_ms = opt.pause_timeout_ms;
 	setup();
-	metrics_start(opt.metrics, opt.metrics_log, NULL);
-	px.metrics = opt.metrics != NULL || opt.metrics_log != NULL;
 	proxy_metrics(true);
 	run();
 	proxy_metrics(true);
@@ -267,6 +265,13 @@ setup(void)
 		die(EXIT_LOCAL, "epoll_create1: %s", strerror(errno));
 	px.signals = (struct endpoint){ EP_SIGNAL, fd, 0, NULL };
 	watch(&px.signals, EPOLLIN);
+	/*
+	 * After the signals are blocked (its thread inherits the mask, so
+	 * SIGTERM still reaches the signalfd), before any socket exists (a
+	 * --metrics path it cannot write leaves nothing behind).
+	 */
+	metrics_start(opt.metrics, opt.metrics_log, NULL);
+	px.metrics = opt.metrics != NULL || opt.metrics_log != NULL;
 	listen_tcp();
 	/* Last: the control socket appearing says the proxy is ready. */
 	listen_control();

@@ -70,6 +70,12 @@ wait_for_held() {
 	run --separate-stderr entry-proxy --listen nowhere --upstream "$src_host" --control ctl
 	assert_failure 2
 	assert_equal "$stderr" "entry-proxy: --listen 'nowhere': not HOST:PORT"
+	# A --metrics file it cannot write: a usage error before any socket exists.
+	run --separate-stderr entry-proxy --listen 127.0.0.1:0 --upstream "$src_host" --control ctl \
+		--metrics "$BATS_TEST_TMPDIR/no/such/dir/proxy.prom"
+	assert_failure 2
+	[[ $stderr == "entry-proxy: --metrics $BATS_TEST_TMPDIR/no/such/dir/proxy.prom: No such file or directory" ]]
+	[[ ! -e ctl ]] || fail "a control socket was left behind"
 	run --separate-stderr entry-proxy --control ctl status
 	assert_failure 4
 	assert_output ''
@@ -298,7 +304,7 @@ cursor_id() { sed -n 's/.*"id" : \([0-9]*\).*/\1/p'; }
 	wait "$proxy" || status=$?
 	proxy=
 	assert_equal "$status" 0
-	assert_file_not_exist ctl
+	[[ ! -e ctl ]] || fail "a control socket was left behind"
 	run grep -c '^entry-proxy: stopped: ' proxy.err
 	assert_output 1
 }

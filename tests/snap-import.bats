@@ -29,6 +29,23 @@ snapshot() {
 	snap-export --ns "$db.*" -o "$file" "$SRC_URI"
 }
 
+# estimated_bytes DB: the byte total snap-export gives DB.c: collStats'
+# size where it is the documents' (see snap-export.bats), else null.
+estimated_bytes() {
+	mongo_cmd "$SRC_URI" "$1" '{"collStats": "c"}' |
+		jq -r 'if (.size | tostring) != (.storageSize | tostring) then .size | tostring | tonumber else "null" end'
+}
+
+# assert_counted_against_estimate N BYTES PROM LOG: snap-import's
+# --metrics file and log end with N documents done of N estimated (BYTES
+# estimated, or null), phase done.
+assert_counted_against_estimate() {
+	grep -qx "oplogkit_documents_estimated{program=\"snap-import\",name=\"\"} $1" "$3" || fail "$(cat "$3")"
+	grep -qx "oplogkit_documents_done_total{program=\"snap-import\",name=\"\"} $1" "$3" || fail "$(cat "$3")"
+	assert_equal "$(tail -n 1 "$4" | jq -c '[.documents, .documents_total, .document_bytes_total, .phase]')" \
+		"[$1,$1,$2,\"done\"]"
+}
+
 # The byte offsets where the frames of a stream begin, and its size.
 frame_offsets() {
 	python3 -c '
@@ -199,9 +216,7 @@ print(len(data))' "$1"
 	snapshot "$db" 300 "$BATS_TEST_TMPDIR/snap.bson"
 	echo '{"_id": 1}' | mongo_insert "$SRC_URI" "$db.skipped"
 	snap-export --ns "$db.*" -o "$BATS_TEST_TMPDIR/two.bson" "$SRC_URI"
-	# A byte total only where collStats' size is the documents' (see snap-export.bats).
-	size=$(mongo_cmd "$SRC_URI" "$db" '{"collStats": "c"}' |
-		jq -r 'if (.size | tostring) != (.storageSize | tostring) then .size | tostring | tonumber else "null" end')
+	size=$(estimated_bytes "$db")
 	mb=
 	[[ $size == null ]] || mb=/$(awk -v b="$size" 'BEGIN { printf "%.1f", b / 1e6 }')
 	# --ns keeps one collection of two: the total is that collection's.
@@ -211,10 +226,7 @@ print(len(data))' "$1"
 	assert_success
 	[[ $stderr =~ "snap-import: done: 300/300 documents (100%), "[0-9.]+"$mb MB, "[0-9]+" docs/s, ETA 0s" ]]
 	assert_equal "$(mongo_dump "$DST_URI" "$other.c" | wc -l)" 300
-	grep -qx "oplogkit_documents_estimated{program=\"snap-import\",name=\"\"} 300" "$BATS_TEST_TMPDIR/import.prom"
-	grep -qx "oplogkit_documents_done_total{program=\"snap-import\",name=\"\"} 300" "$BATS_TEST_TMPDIR/import.prom"
-	assert_equal "$(tail -1 "$BATS_TEST_TMPDIR/import.log" | jq -c '[.documents, .documents_total, .document_bytes_total, .phase]')" \
-		"[300,300,$size,\"done\"]"
+	assert_counted_against_estimate 300 "$size" "$BATS_TEST_TMPDIR/import.prom" "$BATS_TEST_TMPDIR/import.log"
 }
 
 @test "a snap-export -o directory carries the estimate in its manifest: snap-import counts against it" {
@@ -230,14 +242,14 @@ print(len(data))' "$1"
 	for part in "$dir"/*.bson; do
 		assert_equal "$(oplog-show --relaxed "$part" | head -1 | jq -c '.o.estimate')" null
 	done
-	size=$(mongo_cmd "$SRC_URI" "$db" '{"collStats": "c"}' |
-		jq -r 'if (.size | tostring) != (.storageSize | tostring) then .size | tostring | tonumber else "null" end')
+	size=$(estimated_bytes "$db")
 	assert_equal "$(jq -c '.estimate.collections | map({ns, documents: (.documents."$numberLong" | tonumber)})' "$dir/manifest.json")" \
 		"[{\"ns\":\"$db.c\",\"documents\":500},{\"ns\":\"$db.skipped\",\"documents\":1}]"
-	# A rerun that continues the plan keeps the estimate in the manifest it rewrites (or leaves).
+	# A rerun continues the plan, and counts against the estimate it drew.
 	rm "$(ls "$dir"/*.bson | tail -1)"
-	snap-export --chunk-docs 200 --ns "$db.*" -o "$dir" "$SRC_URI" 2>/dev/null
-	assert_equal "$(jq -r '.estimate.documents."$numberLong"' "$dir/manifest.json")" 501
+	snap-export --chunk-docs 200 --ns "$db.*" -o "$dir" --metrics "$BATS_TEST_TMPDIR/rerun.prom" \
+		"$SRC_URI" 2>/dev/null
+	grep -qx "oplogkit_documents_estimated{program=\"snap-export\",name=\"\"} 501" "$BATS_TEST_TMPDIR/rerun.prom"
 	# --ns keeps one collection of two: the total is that collection's.
 	run --separate-stderr snap-import --progress --ns "$db.c" --rename "$db.*=$other.*" \
 		--metrics "$BATS_TEST_TMPDIR/dir.prom" --metrics-log "$BATS_TEST_TMPDIR/dir.log" \
@@ -246,10 +258,7 @@ print(len(data))' "$1"
 	[[ $stderr =~ "snap-import: done: 500/500 documents (100%), " ]]
 	[[ $stderr =~ "ETA 0s" ]]
 	diff <(mongo_dump "$SRC_URI" "$db.c") <(mongo_dump "$DST_URI" "$other.c")
-	grep -qx "oplogkit_documents_estimated{program=\"snap-import\",name=\"\"} 500" "$BATS_TEST_TMPDIR/dir.prom"
-	grep -qx "oplogkit_documents_done_total{program=\"snap-import\",name=\"\"} 500" "$BATS_TEST_TMPDIR/dir.prom"
-	assert_equal "$(tail -1 "$BATS_TEST_TMPDIR/dir.log" | jq -c '[.documents, .documents_total, .document_bytes_total, .phase]')" \
-		"[500,500,$size,\"done\"]"
+	assert_counted_against_estimate 500 "$size" "$BATS_TEST_TMPDIR/dir.prom" "$BATS_TEST_TMPDIR/dir.log"
 }
 
 @test "a snap-export directory whose manifest has no estimate (older snap-export) imports with no total" {

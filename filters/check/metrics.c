@@ -25,7 +25,9 @@ check_lag_note(struct check *check, mongoc_client_t *source, const struct lag *l
 	note.checkpoint = lag->checkpoint;
 	note.caught_up = lag_caught_up(lag);
 	note.entries = behind;
-	if (note.has_checkpoint && !note.caught_up &&
+	/* The extra read of the source's oplog is for --metrics alone. */
+	if ((check->config->metrics != NULL || check->config->metrics_log != NULL) &&
+	    note.has_checkpoint && !note.caught_up &&
 	    !lag_first_after(source, lag->checkpoint, &note.first_pending, &found, error))
 		return false;
 	if (!found)

@@ -29,16 +29,14 @@ proxy_state(void)
 void
 proxy_metrics(bool now)
 {
-	static struct timespec last;
-	static bool started;
 	struct metrics_sample sample;
 
 	if (!px.metrics)
 		return;
-	if (!now && started && clock_ms_since(&last) < METRICS_EVERY_MS)
+	if (!now && px.metrics_sampled && clock_ms_since(&px.metrics_at) < METRICS_EVERY_MS)
 		return;
-	started = true;
-	clock_gettime(CLOCK_MONOTONIC, &last);
+	px.metrics_sampled = true;
+	clock_gettime(CLOCK_MONOTONIC, &px.metrics_at);
 	memset(&sample, 0, sizeof(sample));
 	sample.no_stream = sample.no_lag = true;
 	sample.phase = proxy_state();

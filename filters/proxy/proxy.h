@@ -170,6 +170,8 @@ struct proxy {
 	uint64_t accepted, moved, closed_at_switch, refused_cursors, bad_messages;
 	uint64_t bytes_up, bytes_down, requests;
 	bool metrics;		/* --metrics or --metrics-log is on */
+	bool metrics_sampled;	/* metrics_at is set */
+	struct timespec metrics_at;	/* the last sample taken (CLOCK_MONOTONIC) */
 };
 
 extern struct proxy px;
