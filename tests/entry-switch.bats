@@ -161,14 +161,16 @@ draining_fenced() {
 	phase_is "$1" draining && [[ $(metric "$1" oplogkit_switch_fenced) == 1 ]]
 }
 
-@test "entry-switch --metrics: draining behind the fence, then switched with the window and the switch ts" {
+@test "entry-switch --metrics: draining and verifying behind the fence, then switched with the window and the switch ts" {
 	checkpoint_at
 	gate=$(oplog-read --now "$SRC_URI")
 	db=$(unique_db watched)
 	# A write as the fence goes up: the drain waits for the applier to have it.
 	fence_and_write="$fence_cmd; '$MONGO_CMD' '$SRC_URI' $db '{\"insert\": \"c\", \"documents\": [{\"_id\": 1}]}' >/dev/null"
+	# A verification that waits for the test to have seen it (a minute at most).
+	verify='for _ in $(seq 600); do [ -e verified ] && exit 0; sleep 0.1; done; exit 1'
 	entry-switch --source "$SRC_URI" --target "$DST_URI" --name "$name" --drain-timeout 2m \
-		--fence-cmd "$fence_and_write" --unfence-cmd "$unfence_cmd" \
+		--fence-cmd "$fence_and_write" --unfence-cmd "$unfence_cmd" --verify-cmd "$verify" \
 		--entry-file entry --entry-value 'mongodb://new-cluster/' \
 		--metrics switch.prom --metrics-log switch.log >out 2>err &
 	switcher=$!
@@ -183,6 +185,9 @@ draining_fenced() {
 	# The applier applies the write: its checkpoint moves to the newest ts.
 	newest=$(oplog-read --now "$SRC_URI")
 	mongo_cmd "$DST_URI" oplogkit "{\"update\": \"checkpoints\", \"updates\": [{\"q\": {\"_id\": \"$name\"}, \"u\": {\"\$set\": {\"ts\": {\"\$timestamp\": {\"t\": ${newest%,*}, \"i\": ${newest#*,}}}}}}]}" >/dev/null
+	wait_for "verifying in switch.prom" phase_is switch.prom verifying
+	assert_equal "$(metric switch.prom oplogkit_switch_fenced)" 1
+	touch verified
 	wait "$switcher"
 	switcher=
 	run cat out

@@ -280,6 +280,7 @@ watch_caught_up() {
 	m=$BATS_TEST_TMPDIR/recheck.prom
 	assert_prometheus_text "$m"
 	assert_equal "$(metric "$m" oplogkit_records_rechecked_total)" 4
+	assert_equal "$(metric "$m" oplogkit_documents_in_flight_total)" 0
 	assert_equal "$(metric "$m" oplogkit_documents_missing_total)" 0
 	assert_equal "$(metric "$m" oplogkit_documents_differ_total)" 0
 	assert_equal "$(metric_phase "$m")" done

@@ -67,9 +67,13 @@ check_metrics(struct check *check, const char *phase)
 	sample.pending_entries = check->lag.entries > 0 ? (uint64_t)check->lag.entries : 0;
 	sample.pending_known = true;
 	sample.checkpoint = check->lag.checkpoint;
-	if (config->recheck != NULL)
+	if (config->recheck != NULL) {
 		COUNTER("oplogkit_records_rechecked_total", "Records of the --recheck file looked at again.",
 		    check->rechecked);
+		COUNTER("oplogkit_documents_in_flight_total",
+		    "Rechecked differences with a source change after the checkpoint: no verdict yet.",
+		    check->in_flight);
+	}
 	else if (!config->lag_only && !config->watch) {
 		metrics_extra_add(&sample, "oplogkit_namespaces_planned", "gauge",
 		    "Namespaces to compare (either side's).", (double)check->task_count);

@@ -1,6 +1,7 @@
 /*
  * metrics.c - entry-switch --metrics: the phase of the cutover (waiting
- * for the lag, fencing, draining, switching, unfencing, then its result:
+ * for the lag, fencing, draining, verifying (--verify-cmd), switching,
+ * unfencing, then its result:
  * switched; failed: not switched; fenced: switched, but the fence could
  * not be lifted), whether the fence is up (oplogkit_switch_fenced), the
  * write-unavailable window once the fence is down, the switch ts, and
@@ -22,9 +23,10 @@
 
 #define LAG_EVERY_MS 1000
 
-/* The phase that follows each step, in the order of switch.h's steps. */
+/* The phase that follows each step (the drain's depends on --verify-cmd). */
 static const char *const phase_after[STEP_COUNT] = {
-	"fencing", "draining", "switching", "unfencing", "unfenced",
+	[STEP_LAG] = "fencing", [STEP_FENCE] = "draining", [STEP_DRAIN] = "verifying",
+	[STEP_VERIFY] = "switching", [STEP_SWITCH] = "unfencing", [STEP_UNFENCE] = "unfenced",
 };
 
 static bool
@@ -69,6 +71,8 @@ switch_metrics(struct cutover *x, const char *phase)
 void
 switch_metrics_step(struct cutover *x, int step)
 {
+	if (step == STEP_DRAIN && x->config->verify_cmd == NULL)
+		step = STEP_VERIFY;	/* no verify step: the switch is next */
 	switch_metrics(x, phase_after[step]);
 }
 
