@@ -36,7 +36,9 @@ switch_run(const struct switch_config *config, const char *source_uri, const cha
 	char why[1024], result[1400];
 	bool fenced, lifted;
 
-	x->config = config;
+	/* A copy: the caller's (main's stack) is gone when the atexit handler runs. */
+	x->own_config = *config;
+	x->config = config = &x->own_config;
 	metrics_start(config->metrics, config->metrics_log, config->name);
 	switch_metrics(x, "waiting");
 	proxy_prepare(x, target_uri);

@@ -63,7 +63,8 @@ struct cutover_lag {
 
 /* The cutover's state: what an exit must undo. */
 struct cutover {
-	const struct switch_config *config;
+	const struct switch_config *config;	/* &own_config */
+	struct switch_config own_config;	/* the atexit handler reads it after main returns */
 	mongoc_client_t *source, *target;
 	enum fence_method fence;	/* the one raised */
 	bool fenced;			/* the fence is up now */
