@@ -331,42 +331,48 @@ defaults_exclude_database(const char *prefix)
 	return false;
 }
 
-bool
-ns_match_database(const ns_filter *filter, const char *db)
+/*
+ * The two questions about a database are one walk with the tests swapped.
+ * Some namespace could be selected: only an exclude that covers all of db
+ * rules it out, and an include that may match a name in it is enough.
+ * Every namespace is selected: an exclude that may touch db rules it out,
+ * and an include must cover all of it. A regex is unsure: it may match,
+ * it never covers.
+ */
+static bool
+database_selected(const ns_filter *filter, const char *db, bool whole)
 {
+	bool (*rules_out)(const char *, const char *) =
+	    whole ? glob_may_match_prefix : glob_covers_prefix;
+	bool (*rules_in)(const char *, const char *) =
+	    whole ? glob_covers_prefix : glob_may_match_prefix;
 	char prefix[512];
 	size_t k;
 
 	database_prefix(db, prefix, sizeof(prefix));
 	for (k = 0; k < filter->excludes.count; k++)
-		if (glob_covers_prefix(filter->excludes.items[k], prefix))
+		if (rules_out(filter->excludes.items[k], prefix))
 			return false;
 	if (!has_includes(filter))
 		return !filter->use_defaults || !defaults_exclude_database(prefix);
-	if (filter->regex_count > 0)
+	if (!whole && filter->regex_count > 0)
 		return true;
 	for (k = 0; k < filter->includes.count; k++)
-		if (glob_may_match_prefix(filter->includes.items[k], prefix))
+		if (rules_in(filter->includes.items[k], prefix))
 			return true;
 	return false;
 }
 
 bool
+ns_match_database(const ns_filter *filter, const char *db)
+{
+	return database_selected(filter, db, false);
+}
+
+bool
 ns_match_whole_database(const ns_filter *filter, const char *db)
 {
-	char prefix[512];
-	size_t k;
-
-	database_prefix(db, prefix, sizeof(prefix));
-	for (k = 0; k < filter->excludes.count; k++)
-		if (glob_may_match_prefix(filter->excludes.items[k], prefix))
-			return false;
-	if (!has_includes(filter))
-		return !filter->use_defaults || !defaults_exclude_database(prefix);
-	for (k = 0; k < filter->includes.count; k++)
-		if (glob_covers_prefix(filter->includes.items[k], prefix))
-			return true;
-	return false;
+	return database_selected(filter, db, true);
 }
 
 const char *
