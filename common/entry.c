@@ -177,17 +177,24 @@ entry_command(const bson_t *entry)
 	return bson_iter_key(&iter);
 }
 
+/* A marker's no-op frame up to its o, which holds msg; the caller ends o. */
+static void
+marker_begin(bson_t *out, bson_t *o, timestamp_t ts, const char *msg)
+{
+	bson_init(out);
+	BSON_APPEND_TIMESTAMP(out, "ts", ts.t, ts.i);
+	BSON_APPEND_UTF8(out, "op", "n");
+	BSON_APPEND_UTF8(out, "ns", "");
+	BSON_APPEND_DOCUMENT_BEGIN(out, "o", o);
+	BSON_APPEND_UTF8(o, "msg", msg);
+}
+
 void
 marker_header(bson_t *out, const char *kind, const char *source, timestamp_t t0)
 {
 	bson_t o;
 
-	bson_init(out);
-	BSON_APPEND_TIMESTAMP(out, "ts", t0.t, t0.i);
-	BSON_APPEND_UTF8(out, "op", "n");
-	BSON_APPEND_UTF8(out, "ns", "");
-	BSON_APPEND_DOCUMENT_BEGIN(out, "o", &o);
-	BSON_APPEND_UTF8(&o, "msg", MARKER_HEADER_MSG);
+	marker_begin(out, &o, t0, MARKER_HEADER_MSG);
 	BSON_APPEND_INT32(&o, "version", 1);
 	BSON_APPEND_UTF8(&o, "kind", kind);
 	BSON_APPEND_UTF8(&o, "source", source != NULL ? source : "");
@@ -200,12 +207,7 @@ marker_trailer(bson_t *out, uint64_t count, timestamp_t last)
 {
 	bson_t o;
 
-	bson_init(out);
-	BSON_APPEND_TIMESTAMP(out, "ts", last.t, last.i);
-	BSON_APPEND_UTF8(out, "op", "n");
-	BSON_APPEND_UTF8(out, "ns", "");
-	BSON_APPEND_DOCUMENT_BEGIN(out, "o", &o);
-	BSON_APPEND_UTF8(&o, "msg", MARKER_TRAILER_MSG);
+	marker_begin(out, &o, last, MARKER_TRAILER_MSG);
 	BSON_APPEND_INT64(&o, "count", (int64_t)count);
 	BSON_APPEND_TIMESTAMP(&o, "last", last.t, last.i);
 	bson_append_document_end(out, &o);
