@@ -485,15 +485,21 @@ extjson_depth(const char *json, size_t len)
 }
 
 static void
-out_newline(struct out *o, int depth)
+out_newline(struct out *o, int depth, const char *unit)
 {
 	out_char(o, '\n');
 	while (depth-- > 0)
-		out_char(o, '\t');
+		out_str(o, unit);
 }
 
 char *
 extjson_indent(const char *json, size_t len, size_t *length)
+{
+	return extjson_indent_by(json, len, length, "\t");
+}
+
+char *
+extjson_indent_by(const char *json, size_t len, size_t *length, const char *unit)
 {
 	struct out o = { NULL, 0, 0, false };
 	bool in_string = false, need_indent = false;
@@ -502,9 +508,12 @@ extjson_indent(const char *json, size_t len, size_t *length)
 
 	out_put(&o, "", 0);
 	for (p = json; p < end; p++) {
+		/* libbson's own writer spaces its JSON: that white space goes. */
+		if (!in_string && *p == ' ')
+			continue;
 		if (need_indent && (in_string || (*p != '}' && *p != ']'))) {
 			need_indent = false;
-			out_newline(&o, ++depth);
+			out_newline(&o, ++depth, unit);
 		}
 		if (in_string) {
 			out_char(&o, *p);
@@ -525,7 +534,7 @@ extjson_indent(const char *json, size_t len, size_t *length)
 			break;
 		case ',':
 			out_char(&o, ',');
-			out_newline(&o, depth);
+			out_newline(&o, depth, unit);
 			break;
 		case ':':
 			out_str(&o, ": ");
@@ -534,7 +543,7 @@ extjson_indent(const char *json, size_t len, size_t *length)
 			if (need_indent)
 				need_indent = false;
 			else
-				out_newline(&o, --depth);
+				out_newline(&o, --depth, unit);
 			out_char(&o, *p);
 			break;
 		default:

@@ -46,6 +46,13 @@ int extjson_depth(const char *json, size_t len);
 char *extjson_indent(const char *json, size_t len, size_t *length);
 
 /*
+ * The same with unit ("  ") for each level instead of a tab, for any JSON:
+ * spaces outside strings (libbson writes { "a" : 1 }) are dropped first,
+ * so its "{ }" comes out "{}" too. Free with bson_free.
+ */
+char *extjson_indent_by(const char *json, size_t len, size_t *length, const char *unit);
+
+/*
  * The shortest text that reads back as d, formatted as Go's
  * strconv.FormatFloat(d, 'G', -1, 64) and then bsondump ("1.0" for whole
  * numbers, "Infinity", "NaN"). buf holds at least 32 bytes.

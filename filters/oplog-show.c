@@ -103,51 +103,15 @@ set_relaxed(const char *name, const char *argument, void *format)
 	*(enum format *)format = RELAXED;
 }
 
-/* Re-indent one line of JSON; strings are copied untouched. */
+/* One entry's JSON over several lines, two spaces a level. */
 static void
-print_pretty(const char *json)
+print_pretty(const char *json, size_t length)
 {
-	int depth = 0;
-	bool in_string = false;
-	const char *p;
+	char *indented = extjson_indent_by(json, length, &length, "  ");
 
-	for (p = json; *p != '\0'; p++) {
-		if (in_string) {
-			putchar(*p);
-			if (*p == '\\' && p[1] != '\0')
-				putchar(*++p);
-			else if (*p == '"')
-				in_string = false;
-			continue;
-		}
-		switch (*p) {
-		case '"':
-			in_string = true;
-			putchar('"');
-			break;
-		case '{': case '[':
-			if (p[1] == ' ' && (p[2] == '}' || p[2] == ']')) {
-				printf("%c%c", *p, p[2]);
-				p += 2;
-				break;
-			}
-			printf("%c\n%*s", *p, ++depth * 2, "");
-			break;
-		case '}': case ']':
-			printf("\n%*s%c", --depth * 2, "", *p);
-			break;
-		case ',':
-			printf(",\n%*s", depth * 2, "");
-			break;
-		case ' ':
-			if (p > json && p[-1] == ':')
-				putchar(' ');
-			break;
-		default:
-			putchar(*p);
-		}
-	}
+	fwrite(indented, 1, length, stdout);
 	putchar('\n');
+	bson_free(indented);
 }
 
 /*
@@ -206,7 +170,7 @@ print_entry(const stream_reader *reader, const bson_t *entry, enum format format
 	if (json == NULL)
 		die_unprintable(reader);
 	if (pretty)
-		print_pretty(json);
+		print_pretty(json, length);
 	else
 		puts(json);
 	bson_free(json);
