@@ -246,20 +246,27 @@ uri_prepare(const char *uri_text, const char *tls_ca_file)
 	return uri;
 }
 
+/* libmongoc refused the URI uri_prepare checked: a usage error, password masked. */
+static void __attribute__((noreturn))
+die_unusable(const char *uri_text, const bson_error_t *error)
+{
+	char masked[1024];
+
+	conn_mask(uri_text, masked, sizeof(masked));
+	die(EXIT_USAGE, "cannot use %s: %s", masked, error->message);
+}
+
 mongoc_client_t *
 conn_open(const char *uri_text, const char *tls_ca_file)
 {
 	bson_error_t error;
 	mongoc_uri_t *uri = uri_prepare(uri_text, tls_ca_file);
 	mongoc_client_t *client;
-	char masked[1024];
 
 	client = mongoc_client_new_from_uri_with_error(uri, &error);
 	mongoc_uri_destroy(uri);
-	if (client == NULL) {
-		conn_mask(uri_text, masked, sizeof(masked));
-		die(EXIT_USAGE, "cannot use %s: %s", masked, error.message);
-	}
+	if (client == NULL)
+		die_unusable(uri_text, &error);
 	mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
 	return client;
 }
@@ -287,14 +294,11 @@ conn_open_pool(const char *uri_text, const char *tls_ca_file, int max_clients)
 	bson_error_t error;
 	mongoc_uri_t *uri = uri_prepare(uri_text, tls_ca_file);
 	mongoc_client_pool_t *pool;
-	char masked[1024];
 
 	pool = mongoc_client_pool_new_with_error(uri, &error);
 	mongoc_uri_destroy(uri);
-	if (pool == NULL) {
-		conn_mask(uri_text, masked, sizeof(masked));
-		die(EXIT_USAGE, "cannot use %s: %s", masked, error.message);
-	}
+	if (pool == NULL)
+		die_unusable(uri_text, &error);
 	atomic_fetch_add(&pools_open, 1);
 	mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
 	if (max_clients > 0)
