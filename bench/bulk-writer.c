@@ -1,6 +1,7 @@
 /*
- * bulk-writer - the benchmarks' baseline writer: plain libmongoc, no
- * oplogkit code. It inserts documents into one collection in unordered
+ * bulk-writer - the benchmarks' baseline writer: its writes are plain
+ * libmongoc, no oplogkit code (of libcommon it takes only the synthetic
+ * documents and the entry field readers). It inserts documents into one collection in unordered
  * bulk batches, which is as fast as a client can load a server, so
  * oplog-apply and snap-import are measured against it.
  *
@@ -17,7 +18,7 @@
  * nothing the stream's writes do not create themselves.
  *
  * --generate makes N documents of 100 B to 16 KiB (most small), with
- * _id 0..N-1, shaped like gen-oplog's. Prints the count and the seconds.
+ * _id 0..N-1, gen-oplog's (common/synth.h). Prints the count and the seconds.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,15 +32,17 @@
 
 #include <mongoc/mongoc.h>
 
+#include "entry.h"
+#include "synth.h"
+
 #define PROG "bulk-writer"
-#define PAD_BYTES 16384
 
 struct source {
 	bson_reader_t *reader;	/* NULL when generating */
 	long long remaining;	/* documents still to generate */
 	long long next_id;
-	unsigned long long state;
-	char pad[PAD_BYTES];
+	struct synth synth;
+	char pad[SYNTH_PAD_MAX];
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -97,46 +100,12 @@ now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static unsigned long long
-next_random(struct source *src)
-{
-	src->state ^= src->state >> 12;
-	src->state ^= src->state << 25;
-	src->state ^= src->state >> 27;
-	return src->state * 2685821657736338717ULL;
-}
-
-/* The same size spread as gen-oplog: 70% < 0.5 KiB, 5% 4..16 KiB. */
-static int
-pad_length(struct source *src)
-{
-	unsigned dice = (unsigned)(next_random(src) % 100);
-
-	if (dice < 70)
-		return 40 + (int)(next_random(src) % 400);
-	if (dice < 95)
-		return 500 + (int)(next_random(src) % 3500);
-	return 4000 + (int)(next_random(src) % 12000);
-}
-
 static void
 generate(struct source *src, bson_t *doc)
 {
-	bson_t tags, nested;
-
 	bson_init(doc);
 	BSON_APPEND_INT64(doc, "_id", src->next_id++);
-	BSON_APPEND_UTF8(doc, "name", "generated");
-	BSON_APPEND_INT64(doc, "n", (int64_t)(next_random(src) % 1000000));
-	BSON_APPEND_ARRAY_BEGIN(doc, "tags", &tags);
-	BSON_APPEND_UTF8(&tags, "0", "a");
-	BSON_APPEND_UTF8(&tags, "1", "b");
-	bson_append_array_end(doc, &tags);
-	BSON_APPEND_DOCUMENT_BEGIN(doc, "nested", &nested);
-	BSON_APPEND_INT32(&nested, "a", 1);
-	BSON_APPEND_UTF8(&nested, "b", "x");
-	bson_append_document_end(doc, &nested);
-	bson_append_utf8(doc, "pad", 3, src->pad, pad_length(src));
+	synth_append_fields(&src->synth, doc, src->pad);
 }
 
 /* Fill batch with up to limit documents; returns how many. */
@@ -275,28 +244,6 @@ update_of(const bson_t *o, bson_t *update, bool *replace)
 	return !bson_empty(update);
 }
 
-static bool
-sub_document(const bson_t *entry, const char *field, bson_t *out)
-{
-	bson_iter_t iter;
-	const uint8_t *data;
-	uint32_t length;
-
-	if (!bson_iter_init_find(&iter, entry, field) || !BSON_ITER_HOLDS_DOCUMENT(&iter))
-		return false;
-	bson_iter_document(&iter, &length, &data);
-	return bson_init_static(out, data, length);
-}
-
-static const char *
-utf8_of(const bson_t *entry, const char *field)
-{
-	bson_iter_t iter;
-
-	return bson_iter_init_find(&iter, entry, field) && BSON_ITER_HOLDS_UTF8(&iter) ?
-	    bson_iter_utf8(&iter, NULL) : "";
-}
-
 static uint64_t
 route(const char *ns, const bson_t *o)
 {
@@ -353,16 +300,16 @@ job_run(void *arg)
 		fail("%s: cannot make a client", ops->uri);
 	for (size_t k = 0; k < ops->count; k++) {
 		const bson_t *entry = ops->entries[k];
-		const char *op = utf8_of(entry, "op"), *ns = utf8_of(entry, "ns");
+		const char *op = entry_op(entry), *ns = entry_ns(entry);
 		const char *dot = strchr(ns, '.');
 		bson_t o, o2, update, selector = BSON_INITIALIZER;
 		bson_iter_t id;
 		bool replace;
 
 		if ((strcmp(op, "i") != 0 && strcmp(op, "u") != 0 && strcmp(op, "d") != 0) ||
-		    dot == NULL || !sub_document(entry, "o", &o))
+		    dot == NULL || !entry_object(entry, "o", &o))
 			continue;
-		if (op[0] == 'u' && !sub_document(entry, "o2", &o2))
+		if (op[0] == 'u' && !entry_object(entry, "o2", &o2))
 			continue;
 		if (route(ns, op[0] == 'u' ? &o2 : &o) % (uint64_t)ops->jobs != (uint64_t)job->index)
 			continue;
@@ -480,13 +427,13 @@ main(int argc, char **argv)
 	src = calloc(1, sizeof(*src));
 	if (src == NULL)
 		fail("out of memory");
-	src->state = 1;
+	src->synth.state = 1;
 	while ((c = getopt_long(argc, argv, "b:dg:s:o:j:h", options, NULL)) != -1) {
 		switch (c) {
 		case 'b': batch_size = number("--batch", optarg); break;
 		case 'd': drop = true; break;
 		case 'g': src->remaining = number("--generate", optarg); generating = true; break;
-		case 's': src->state = (unsigned long long)number("--seed", optarg) | 1; break;
+		case 's': src->synth.state = (uint64_t)number("--seed", optarg) | 1; break;
 		case 'o': oplog = optarg; break;
 		case 'j': jobs = number("--jobs", optarg); break;
 		case 'h': printf("usage: " PROG " [--batch N] [--drop] [--generate N [--seed S]] URI NS [FILE]\n"); exit(0);

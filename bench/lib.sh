@@ -26,23 +26,20 @@ bench_die() { say "$@"; exit 1; }
 
 # --- building the bench's own helpers -------------------------------------
 
-# bulk-writer is plain libmongoc on purpose (it is the baseline);
-# lag-sample uses libcommon's lag_measure, as sync-check does.
+# bulk-writer writes with plain libmongoc on purpose (it is the baseline);
+# it takes its synthetic documents and entry readers from libcommon, and
+# lag-sample libcommon's lag_measure, as sync-check does.
 build_helpers() {
-	local cflags="-std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra"
-	local mongoc
-	mongoc=$(pkg-config --cflags --libs libmongoc-1.0)
-	if [[ ! -x $WORK/bin/bulk-writer || $BENCH/bulk-writer.c -nt $WORK/bin/bulk-writer ]]; then
-		# shellcheck disable=SC2086
-		cc $cflags -o "$WORK/bin/bulk-writer" "$BENCH/bulk-writer.c" $mongoc -lpthread
-	fi
-	if [[ ! -x $WORK/bin/lag-sample || $BENCH/lag-sample.c -nt $WORK/bin/lag-sample ||
-		$ROOT/build/plain/libcommon.a -nt $WORK/bin/lag-sample ]]; then
-		# shellcheck disable=SC2086
-		cc $cflags -I"$ROOT/common" -o "$WORK/bin/lag-sample" "$BENCH/lag-sample.c" \
-			"$ROOT/build/plain/libcommon.a" \
-			$(pkg-config --cflags --libs libmongoc-1.0 libbson-1.0 libzstd) -lpthread -lm
-	fi
+	local cflags="-std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -I$ROOT/common"
+	local libs helper
+	libs="$ROOT/build/plain/libcommon.a $(pkg-config --cflags --libs libmongoc-1.0 libbson-1.0 libzstd) -lpthread -lm"
+	for helper in bulk-writer lag-sample; do
+		if [[ ! -x $WORK/bin/$helper || $BENCH/$helper.c -nt $WORK/bin/$helper ||
+			$ROOT/build/plain/libcommon.a -nt $WORK/bin/$helper ]]; then
+			# shellcheck disable=SC2086
+			cc $cflags -o "$WORK/bin/$helper" "$BENCH/$helper.c" $libs
+		fi
+	done
 }
 
 # --- the machine ---------------------------------------------------------

@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "die.h"
 #include "stream.h"
+#include "synth.h"
 
 #define MAX_ALIVE_PER_NS 100000
 
@@ -32,7 +33,7 @@ struct namespace {
 struct generator {
 	struct namespace *namespaces;
 	int namespace_count;
-	uint64_t state;		/* xorshift64* */
+	struct synth synth;
 	uint32_t ts_t, ts_i;
 	int64_t next_id;
 	bool oid;		/* --oid: _ids are ObjectIds (made from the counter) */
@@ -57,32 +58,10 @@ append_id(const struct generator *gen, bson_t *doc, int64_t id)
 	BSON_APPEND_OID(doc, "_id", &oid);
 }
 
-static uint64_t
-next_random(struct generator *gen)
-{
-	gen->state ^= gen->state >> 12;
-	gen->state ^= gen->state << 25;
-	gen->state ^= gen->state >> 27;
-	return gen->state * 2685821657736338717ULL;
-}
-
 static uint32_t
 below(struct generator *gen, uint32_t bound)
 {
-	return (uint32_t)(next_random(gen) % bound);
-}
-
-/* Document sizes spread over 100 B .. 16 KiB, most of them small. */
-static size_t
-pad_length(struct generator *gen)
-{
-	uint32_t dice = below(gen, 100);
-
-	if (dice < 70)
-		return 40 + below(gen, 400);
-	if (dice < 95)
-		return 500 + below(gen, 3500);
-	return 4000 + below(gen, 12000);
+	return synth_below(&gen->synth, bound);
 }
 
 static void
@@ -106,21 +85,8 @@ append_header(struct generator *gen, bson_t *entry, const char *op, const char *
 static void
 append_document(struct generator *gen, bson_t *doc, int64_t id)
 {
-	bson_t tags, nested;
-	size_t length = pad_length(gen);
-
 	append_id(gen, doc, id);
-	BSON_APPEND_UTF8(doc, "name", "generated");
-	BSON_APPEND_INT64(doc, "n", (int64_t)below(gen, 1000000));
-	BSON_APPEND_ARRAY_BEGIN(doc, "tags", &tags);
-	BSON_APPEND_UTF8(&tags, "0", "a");
-	BSON_APPEND_UTF8(&tags, "1", "b");
-	bson_append_array_end(doc, &tags);
-	BSON_APPEND_DOCUMENT_BEGIN(doc, "nested", &nested);
-	BSON_APPEND_INT32(&nested, "a", 1);
-	BSON_APPEND_UTF8(&nested, "b", "x");
-	bson_append_document_end(doc, &nested);
-	bson_append_utf8(doc, "pad", 3, gen->pad, (int)length);
+	synth_append_fields(&gen->synth, doc, gen->pad);
 }
 
 static void
@@ -272,13 +238,13 @@ main(int argc, char *argv[])
 
 	die_init(argv[0]);
 	memset(&gen, 0, sizeof(gen));
-	gen.state = 88172645463325252ULL;
+	gen.synth.state = 88172645463325252ULL;
 	while ((ch = getopt_long(argc, argv, "b:e:k:s:oz::h", options, NULL)) != -1) {
 		switch (ch) {
 		case 'b': max_bytes = (uint64_t)cli_number("--bytes", optarg); break;
 		case 'e': max_entries = (uint64_t)cli_number("--entries", optarg); break;
 		case 'k': namespaces = (int)cli_number("--namespaces", optarg); break;
-		case 's': gen.state += (uint64_t)cli_number("--seed", optarg) * 7919; break;
+		case 's': gen.synth.state += (uint64_t)cli_number("--seed", optarg) * 7919; break;
 		case 'o': gen.oid = true; break;
 		case 'z': level = cli_zstd_level(optarg); break;
 		case 'h': usage();
@@ -300,8 +266,8 @@ main(int argc, char *argv[])
 		memset(space->uuid, k + 1, sizeof(space->uuid));
 		space->alive = xmalloc(MAX_ALIVE_PER_NS * sizeof(int64_t));
 	}
-	gen.pad = xmalloc(16384);
-	memset(gen.pad, 'p', 16384);
+	gen.pad = xmalloc(SYNTH_PAD_MAX);
+	memset(gen.pad, 'p', SYNTH_PAD_MAX);
 	gen.ts_t = 1700000000;
 	gen.next_id = 1;
 	writer = stream_create(NULL, level, false);
