@@ -45,6 +45,16 @@ wait_exit() {
 	wait "$1" || exited=$?
 }
 
+# follow_spool DB: a spool of DB's inserts 1..100 and, in the background,
+# an applier following it under --name DB (its pid in $first), once its
+# checkpoint is at 100.
+follow_spool() {
+	entries 1 100 "$1" >spool
+	oplog-apply -q --follow --name "$1" spool "$DST_URI" &
+	first=$!
+	wait_checkpoint "$1" 100
+}
+
 # No applier outlives its test, whatever failed.
 teardown() {
 	local pid
@@ -56,11 +66,8 @@ teardown() {
 @test "a second oplog-apply on a held --name is refused with exit 8 naming the holder; the checkpoint never moves back" {
 	cd "$BATS_TEST_TMPDIR"
 	db=$(unique_db held)
-	entries 1 100 "$db" >spool
 	entries 1 50 "$db" >early.bson
-	oplog-apply -q --follow --name "$db" spool "$DST_URI" &
-	first=$!
-	wait_checkpoint "$db" 100
+	follow_spool "$db"
 	# From the start, beside the first: refused before it writes anything.
 	run oplog-apply -q --name "$db" early.bson "$DST_URI"
 	assert_equal "$status" 8
@@ -83,10 +90,7 @@ teardown() {
 @test "an applier whose checkpoint another writer moved ahead stops with exit 8 and does not move it back" {
 	cd "$BATS_TEST_TMPDIR"
 	db=$(unique_db ahead)
-	entries 1 100 "$db" >spool
-	oplog-apply -q --follow --name "$db" spool "$DST_URI" &
-	first=$!
-	wait_checkpoint "$db" 100
+	follow_spool "$db"
 	mongo_cmd "$DST_URI" oplogkit "{\"update\": \"checkpoints\", \"updates\": [{\"q\": {\"_id\": \"$db\"}, \"u\": {\"\$set\": {\"ts\": {\"\$timestamp\": {\"t\": 1700000000, \"i\": 1000}}}}}]}" >/dev/null
 	entries 101 120 "$db" >>spool
 	wait_exit "$first"
@@ -97,11 +101,8 @@ teardown() {
 @test "after kill -9 a --resume on the same host takes the name at once and goes on from the checkpoint" {
 	cd "$BATS_TEST_TMPDIR"
 	db=$(unique_db killed)
-	entries 1 100 "$db" >spool
 	entries 1 200 "$db" >all.bson
-	oplog-apply -q --follow --name "$db" spool "$DST_URI" &
-	first=$!
-	wait_checkpoint "$db" 100
+	follow_spool "$db"
 	kill -KILL "$first"
 	wait_exit "$first"
 	run oplog-apply -q --resume --name "$db" all.bson "$DST_URI"

@@ -65,6 +65,14 @@ hostile_inputs() {
 	{ zstd -q -c "$prefix"; printf 'garbage after the last zstd frame'; } >"$dir/zstd-garbage"
 }
 
+# prepare_inputs PREFIX_FUNCTION DB: the hostile inputs made from the
+# stream PREFIX_FUNCTION DB writes, in $BATS_TEST_TMPDIR/in; no failures yet.
+prepare_inputs() {
+	"$1" "$2" >"$BATS_TEST_TMPDIR/prefix"
+	hostile_inputs "$BATS_TEST_TMPDIR/prefix" "$BATS_TEST_TMPDIR/in"
+	failures=()
+}
+
 # expect_bad_stream NAME FILE CMD...: exit 3, a message naming the entry and
 # byte, no hang, no sanitizer report; failures are collected in $failures.
 expect_bad_stream() {
@@ -88,9 +96,7 @@ report() {
 }
 
 @test "oplog-show exits 3 naming entry and byte on every hostile input" {
-	oplog_prefix "$(unique_db show)" >"$BATS_TEST_TMPDIR/prefix"
-	hostile_inputs "$BATS_TEST_TMPDIR/prefix" "$BATS_TEST_TMPDIR/in"
-	failures=()
+	prepare_inputs oplog_prefix "$(unique_db show)"
 	for f in "$BATS_TEST_TMPDIR"/in/*; do
 		expect_bad_stream oplog-show "$f" oplog-show "$f"
 	done
@@ -98,9 +104,7 @@ report() {
 }
 
 @test "oplog-filter exits 3 naming entry and byte on every hostile input" {
-	oplog_prefix "$(unique_db filter)" >"$BATS_TEST_TMPDIR/prefix"
-	hostile_inputs "$BATS_TEST_TMPDIR/prefix" "$BATS_TEST_TMPDIR/in"
-	failures=()
+	prepare_inputs oplog_prefix "$(unique_db filter)"
 	for f in "$BATS_TEST_TMPDIR"/in/*; do
 		expect_bad_stream oplog-filter "$f" oplog-filter -o "$BATS_TEST_TMPDIR/filtered" "$f"
 		expect_bad_stream oplog-filter "$f" oplog-filter --ns 'x.*' -z -o "$BATS_TEST_TMPDIR/filtered" "$f"
@@ -110,9 +114,7 @@ report() {
 
 @test "oplog-apply exits 3 naming entry and byte on every hostile input" {
 	db=$(unique_db apply)
-	oplog_prefix "$db" >"$BATS_TEST_TMPDIR/prefix"
-	hostile_inputs "$BATS_TEST_TMPDIR/prefix" "$BATS_TEST_TMPDIR/in"
-	failures=()
+	prepare_inputs oplog_prefix "$db"
 	n=0
 	for f in "$BATS_TEST_TMPDIR"/in/*; do
 		expect_bad_stream oplog-apply "$f" oplog-apply -q --name "$db-$((n++))" "$f" "$DST_URI"
@@ -122,9 +124,7 @@ report() {
 
 @test "snap-import exits 3 naming entry and byte on every hostile input" {
 	db=$(unique_db import)
-	snapshot_prefix "$db" >"$BATS_TEST_TMPDIR/prefix"
-	hostile_inputs "$BATS_TEST_TMPDIR/prefix" "$BATS_TEST_TMPDIR/in"
-	failures=()
+	prepare_inputs snapshot_prefix "$db"
 	for f in "$BATS_TEST_TMPDIR"/in/*; do
 		expect_bad_stream snap-import "$f" snap-import "$f" "$DST_URI"
 	done
@@ -132,9 +132,7 @@ report() {
 }
 
 @test "sync-check --recheck exits 3 naming the record on every hostile input" {
-	records_prefix "$(unique_db recheck)" >"$BATS_TEST_TMPDIR/prefix"
-	hostile_inputs "$BATS_TEST_TMPDIR/prefix" "$BATS_TEST_TMPDIR/in"
-	failures=()
+	prepare_inputs records_prefix "$(unique_db recheck)"
 	for f in "$BATS_TEST_TMPDIR"/in/*; do
 		expect_bad_stream sync-check "$f" sync-check --recheck "$f" "$SRC_URI" "$DST_URI"
 	done

@@ -17,6 +17,12 @@ canonical() { json2bson | oplog-show | jq -cS . | sort; }
 dump_sorted() { mongo_dump "$1" "$2" | jq -cS . | sort; }
 index_names() { mongo_cmd "$1" "$2" "{\"listIndexes\": \"$3\"}" | jq -r '.cursor.firstBatch[].name' | sort | tr '\n' ' '; }
 
+# apply_renamed DB FIXTURE: run oplog-apply on $MR/FIXTURE with DB.* renamed to $db.*.
+apply_renamed() {
+	oplog-filter --rename "$1.*=$db.*" "$MR/$2" >"$BATS_TEST_TMPDIR/renamed.bson"
+	run oplog-apply "$BATS_TEST_TMPDIR/renamed.bson" "$DST_URI"
+}
+
 # The i documents a fixture stream inserts into NS, inner applyOps ops too.
 inserted() {
 	oplog-show "$1" |
@@ -71,8 +77,7 @@ inserted() {
 @test "mongodump's oplogdump replayed over its dump gives the dump plus every insert" {
 	db=$(unique_db oplogdump)
 	oplog-show "$MR/oplogdump/db1/c1.bson" | mongo_insert "$DST_URI" "$db.c1"
-	oplog-filter --rename "db1.*=$db.*" "$MR/oplogdump/oplog.bson" >"$BATS_TEST_TMPDIR/oplog.bson"
-	run oplog-apply "$BATS_TEST_TMPDIR/oplog.bson" "$DST_URI"
+	apply_renamed db1 oplogdump/oplog.bson
 	assert_success
 	expected=$( (oplog-show "$MR/oplogdump/db1/c1.bson"; inserted "$MR/oplogdump/oplog.bson" db1.c1) | canonical)
 	assert_equal "$(dump_sorted "$DST_URI" "$db.c1")" "$expected"
@@ -87,8 +92,7 @@ inserted() {
 	oplog-show --relaxed "$MR/duplicate_index_key_with_oplog/test/foo.bson" | head -n 1 |
 		mongo_insert "$DST_URI" "$db.foo"
 	mongo_cmd "$DST_URI" "$db" '{"createIndexes": "foo", "indexes": [{"key": {"a": 1}, "name": "a_1", "unique": true}]}'
-	oplog-filter --rename "test.*=$db.*" "$MR/duplicate_index_key_with_oplog/oplog.bson" >"$BATS_TEST_TMPDIR/oplog.bson"
-	run oplog-apply "$BATS_TEST_TMPDIR/oplog.bson" "$DST_URI"
+	apply_renamed test duplicate_index_key_with_oplog/oplog.bson
 	assert_success
 	assert_output --partial 'reordered 0'
 	run mongo_dump "$DST_URI" "$db.foo"
@@ -97,8 +101,7 @@ inserted() {
 
 @test "config.* of oplog_partial_skips is skipped by default, the user's inserts applied" {
 	db=$(unique_db partial)
-	oplog-filter --rename "db3.*=$db.*" "$MR/oplog_partial_skips/oplog.bson" >"$BATS_TEST_TMPDIR/oplog.bson"
-	run oplog-apply "$BATS_TEST_TMPDIR/oplog.bson" "$DST_URI"
+	apply_renamed db3 oplog_partial_skips/oplog.bson
 	assert_success
 	assert_equal "$(dump_sorted "$DST_URI" "$db.c1")" "$(inserted "$MR/oplog_partial_skips/oplog.bson" db3.c1 | canonical)"
 	assert_equal "$(mongo_dump "$DST_URI" "$db.c1" | wc -l)" 5
@@ -108,8 +111,7 @@ inserted() {
 
 @test "index builds: commitIndexBuild and createIndexes create, abortIndexBuild does not, dropIndexes drops" {
 	db=$(unique_db indexes)
-	oplog-filter --rename "commit_index.*=$db.*" "$MR/commit_indexes_build/oplog.bson" >"$BATS_TEST_TMPDIR/commit.bson"
-	run oplog-apply "$BATS_TEST_TMPDIR/commit.bson" "$DST_URI"
+	apply_renamed commit_index commit_indexes_build/oplog.bson
 	assert_success
 	assert_equal "$(index_names "$DST_URI" "$db" test)" "_id_ a_1 "
 	# b_1 is a partial index, which FerretDB does not build: said, not fatal.
@@ -117,8 +119,7 @@ inserted() {
 	assert_output --partial 'partialFilterExpression'
 	assert_equal "$(mongo_dump "$DST_URI" "$db.test" | wc -l)" 1
 
-	oplog-filter --rename "test.*=$db.*" "$MR/oplog_ignore_index/oplog.bson" >"$BATS_TEST_TMPDIR/ignore.bson"
-	run oplog-apply "$BATS_TEST_TMPDIR/ignore.bson" "$DST_URI"
+	apply_renamed test oplog_ignore_index/oplog.bson
 	assert_success
 	run mongo_cmd "$DST_URI" "$db" '{"listCollections": 1, "filter": {"name": "skip_index_entries"}}'
 	refute_output --partial skip_index_entries
@@ -137,27 +138,23 @@ inserted() {
 
 @test "create, drop and dropDatabase from mongod's oplog; collMod is refused by FerretDB with a warning" {
 	db=$(unique_db ddl)
-	oplog-filter --rename "create_indexes.*=$db.*" "$MR/create_indexes/oplog.bson" >"$BATS_TEST_TMPDIR/create.bson"
-	run oplog-apply "$BATS_TEST_TMPDIR/create.bson" "$DST_URI"
+	apply_renamed create_indexes create_indexes/oplog.bson
 	assert_success
 	assert_equal "$(index_names "$DST_URI" "$db" test)" "_id_ a_1 "
 
 	mongo_cmd "$DST_URI" "$db" '{"insert": "foo", "documents": [{"_id": 1}]}'
-	oplog-filter --rename "test.*=$db.*" "$MR/oplogs/bson/collMod.bson" >"$BATS_TEST_TMPDIR/collmod.bson"
-	run oplog-apply "$BATS_TEST_TMPDIR/collmod.bson" "$DST_URI"
+	apply_renamed test oplogs/bson/collMod.bson
 	assert_success
 	assert_output --partial 'collMod not supported by the target'
 	assert_output --partial 'refused 1'
 
-	oplog-filter --rename "test.*=$db.*" "$MR/oplogs/bson/drop_collection.bson" >"$BATS_TEST_TMPDIR/drop.bson"
-	run oplog-apply "$BATS_TEST_TMPDIR/drop.bson" "$DST_URI"
+	apply_renamed test oplogs/bson/drop_collection.bson
 	assert_success
 	run mongo_cmd "$DST_URI" "$db" '{"listCollections": 1, "nameOnly": true}'
 	refute_output --partial '"foo"'
 	assert_output --partial '"test"'
 
-	oplog-filter --rename "test.*=$db.*" "$MR/oplogs/bson/drop_db.bson" >"$BATS_TEST_TMPDIR/dropdb.bson"
-	run oplog-apply "$BATS_TEST_TMPDIR/dropdb.bson" "$DST_URI"
+	apply_renamed test oplogs/bson/drop_db.bson
 	assert_success
 	run mongo_cmd "$DST_URI" "$db" '{"listCollections": 1, "nameOnly": true}'
 	refute_output --partial '"test"'

@@ -58,6 +58,17 @@ insert() { mongo_cmd "$SRC_URI" "$1" "{\"insert\": \"c\", \"documents\": [$2]}" 
 # The spool's trailer as one JSON line ("" when it has none).
 trailer() { oplog-show "$1" | jq -c 'select(.o.msg == "oplogkit end") | .o'; }
 
+# spool_ids SPOOL DB: the _ids of DB.c's entries in SPOOL, one a line.
+spool_ids() { oplog-show "$1" | jq -c --arg ns "$2.c" 'select(.ns == $ns) | .o._id'; }
+
+# stop_reader PID: SIGTERM to a reader, which must exit 0.
+stop_reader() {
+	local rc=0
+	kill -TERM "$1"
+	wait "$1" || rc=$?
+	assert_equal "$rc" 0
+}
+
 @test "oplog-read --help prints usage and exits 0; a bad option exits 2" {
 	run oplog-read --help
 	assert_success
@@ -154,11 +165,8 @@ trailer() { oplog-show "$1" | jq -c 'select(.o.msg == "oplogkit end") | .o'; }
 	wait_for_ts "$spool" "$(newest)"
 	insert "$db" '{"_id": 2}'
 	wait_for_ts "$spool" "$(newest)"
-	kill -TERM "$pid"
-	rc=0
-	wait "$pid" || rc=$?
-	assert_equal "$rc" 0
-	run bash -c "oplog-show '$spool' | jq -c 'select(.ns == \"$db.c\") | .o._id'"
+	stop_reader "$pid"
+	run spool_ids "$spool" "$db"
 	assert_output "$(printf '%s\n' '{"$numberInt":"1"}' '{"$numberInt":"2"}')"
 	assert_equal "$(trailer "$spool" | jq -r '.count["$numberLong"]')" 2
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" ""
@@ -241,7 +249,7 @@ trailer() { oplog-show "$1" | jq -c 'select(.o.msg == "oplogkit end") | .o'; }
 	assert_success
 	assert_output --partial "$spool: entry 3 was cut short"
 	assert_output --partial "resuming after entry 2"
-	run bash -c "oplog-show '$spool' | jq -c 'select(.ns == \"$db.c\") | .o._id'"
+	run spool_ids "$spool" "$db"
 	assert_output "$(printf '%s\n' '{"$numberInt":"1"}' '{"$numberInt":"2"}' '{"$numberInt":"3"}')"
 	diff <(oplog_after "$since") <(ts_list <"$spool")
 }
@@ -264,7 +272,7 @@ trailer() { oplog-show "$1" | jq -c 'select(.o.msg == "oplogkit end") | .o'; }
 	run oplog-read --resume "$spool" --until "$until" "$SRC_URI"
 	assert_success
 	assert_output --partial "zstd frame was not closed"
-	run bash -c "oplog-show '$spool' | jq -c 'select(.ns == \"$db.c\") | .o._id'"
+	run spool_ids "$spool" "$db"
 	assert_output "$(printf '%s\n' '{"$numberInt":"1"}' '{"$numberInt":"2"}')"
 	assert_equal "$(head -c 4 "$spool" | od -An -tx1 | tr -d ' ')" 28b52ffd
 	diff <(oplog_after "$since") <(ts_list <"$spool")
@@ -292,11 +300,8 @@ trailer() { oplog-show "$1" | jq -c 'select(.o.msg == "oplogkit end") | .o'; }
 	server_restart source
 	insert "$db" '{"_id": 2}'
 	wait_for_ts "$spool" "$(newest)"
-	kill -TERM "$reader"
-	rc=0
-	wait "$reader" || rc=$?
-	assert_equal "$rc" 0
-	run bash -c "oplog-show '$spool' | jq -c 'select(.ns == \"$db.c\") | .o._id'"
+	stop_reader "$reader"
+	run spool_ids "$spool" "$db"
 	assert_output "$(printf '%s\n' '{"$numberInt":"1"}' '{"$numberInt":"2"}')"
 	diff <(oplog_after "$since") <(ts_list <"$spool")
 }
@@ -324,7 +329,7 @@ trailer() { oplog-show "$1" | jq -c 'select(.o.msg == "oplogkit end") | .o'; }
 	assert_equal "$(trailer "$spool")" ""
 	insert "$db" '{"_id": 2}'
 	oplog-read --resume "$spool" --until "$(newest)" "$SRC_URI"
-	run bash -c "oplog-show '$spool' | jq -c 'select(.ns == \"$db.c\") | .o._id'"
+	run spool_ids "$spool" "$db"
 	assert_output "$(printf '%s\n' '{"$numberInt":"1"}' '{"$numberInt":"2"}')"
 }
 
