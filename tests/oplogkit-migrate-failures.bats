@@ -6,16 +6,15 @@
 # `status`, no claim of success, and no program left running unasked.
 
 load lib/helpers
+load lib/migrate
 bats_require_minimum_version 1.5.0
 
 setup() {
-	cd "$BATS_TEST_TMPDIR"
-	db=$(unique_db mfail)
-	work=$BATS_TEST_TMPDIR/work
+	migrate_setup mfail
 }
 
 teardown() {
-	[[ ! -d $work ]] || oplogkit-migrate stop -w "$work" >/dev/null 2>&1 3>&- || true
+	migrate_teardown
 }
 
 # migrate ARGS...: oplogkit-migrate on this test's database; its stderr in
@@ -30,6 +29,13 @@ migrate() {
 migrate_bg() {
 	oplogkit-migrate -w "$work" --name "$db" --ns "$db.*" "$@" "$SRC_URI" "$DST_URI" >out 2>&1 3>&- &
 	pid=$!
+}
+
+# wait_bg: once migrate_bg's run exits, its status in $rc and its output shown.
+wait_bg() {
+	rc=0
+	wait "$pid" || rc=$?
+	cat out
 }
 
 # A collection big enough that the snapshot lasts seconds (about 2 MB).
@@ -54,12 +60,6 @@ running() {
 		sleep 0.05
 	done
 	fail "$1 never ran: $(cat out)"
-}
-
-gone() {
-	local state
-	state=$(ps -o stat= -p "$1" 2>/dev/null) || return 0
-	[[ -z $state || $state == Z* ]]
 }
 
 # status_json: `status --json`, checked to be JSON.
@@ -103,9 +103,7 @@ status_json() {
 	reader=$(running reader)
 	running snap-import >/dev/null
 	kill -KILL "$reader"
-	rc=0
-	wait "$pid" || rc=$?
-	cat out
+	wait_bg
 	assert_equal "$rc" 4
 	grep -q 'the capture stopped: oplog-read killed by SIGKILL' out || fail "no reason given"
 	! grep -q 'in sync' out || fail "in sync was claimed"
@@ -122,9 +120,7 @@ status_json() {
 	import=$(running snap-import)
 	reader=$(running reader)
 	kill -KILL "$import"
-	rc=0
-	wait "$pid" || rc=$?
-	cat out
+	wait_bg
 	assert_equal "$rc" 4
 	grep -q 'the snapshot failed: snap-import killed by SIGKILL' out || fail "no reason given"
 	assert_not_exist "$work/snapshot.done"
@@ -173,9 +169,7 @@ status_json() {
 	export=$(cat "$work/snap-export.pid")
 	reader=$(running reader)
 	kill -TERM "$pid"
-	rc=0
-	wait "$pid" || rc=$?
-	cat out
+	wait_bg
 	assert_equal "$rc" 143
 	grep -q 'stopped by SIGTERM' out
 	for p in "$import" "$export" "$reader"; do

@@ -6,6 +6,7 @@
 # own (user "user", a password of its own), so the password is used.
 
 load lib/helpers
+load lib/migrate
 bats_require_minimum_version 1.5.0
 
 PW=m1grateSecretPW
@@ -19,13 +20,11 @@ teardown_file() {
 }
 
 setup() {
-	cd "$BATS_TEST_TMPDIR"
-	db=$(unique_db mstatus)
-	work=$BATS_TEST_TMPDIR/work
+	migrate_setup mstatus
 }
 
 teardown() {
-	[[ ! -d $work ]] || oplogkit-migrate stop -w "$work" >/dev/null 2>&1 3>&- || true
+	migrate_teardown
 }
 
 # watch_ps PID FILE: every process line on the machine, sampled until PID

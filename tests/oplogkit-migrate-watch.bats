@@ -7,6 +7,7 @@
 # (the target's documents, the applier's final line, the spool).
 
 load lib/helpers
+load lib/migrate
 bats_require_minimum_version 1.5.0
 
 METRICS="oplogkit_entries_read_total oplogkit_bytes_read_total oplogkit_entries_applied_total
@@ -15,15 +16,13 @@ oplogkit_lag_seconds oplogkit_lag_entries oplogkit_checkpoint_timestamp_seconds
 oplogkit_checkpoint_increment oplogkit_phase oplogkit_metrics_updated_timestamp_seconds"
 
 setup() {
-	cd "$BATS_TEST_TMPDIR"
-	db=$(unique_db watch)
-	work=$BATS_TEST_TMPDIR/work
+	migrate_setup watch
 	app_pid=
 }
 
 teardown() {
 	[[ -z $app_pid ]] || kill -TERM "$app_pid" 2>/dev/null || true
-	[[ ! -d $work ]] || oplogkit-migrate stop -w "$work" >/dev/null 2>&1 3>&- || true
+	migrate_teardown
 }
 
 # oplogkit-migrate, its output in ./out; the background streams must not

@@ -6,12 +6,11 @@
 # retire) are in rollback.bats.
 
 load lib/helpers
+load lib/migrate
 bats_require_minimum_version 1.5.0
 
 setup() {
-	cd "$BATS_TEST_TMPDIR"
-	db=$(unique_db migrate)
-	work=$BATS_TEST_TMPDIR/work
+	migrate_setup migrate
 	load_pid=
 }
 
@@ -19,7 +18,7 @@ setup() {
 # applier, the write load.
 teardown() {
 	[[ -z $load_pid ]] || kill -TERM "$load_pid" 2>/dev/null || true
-	[[ ! -d $work ]] || oplogkit-migrate stop -w "$work" >/dev/null 2>&1 3>&- || true
+	migrate_teardown
 }
 
 # migrate ARGS...: oplogkit-migrate on this test's database, its stderr in
@@ -46,13 +45,6 @@ wait_caught_up() {
 		sleep 0.2
 	done
 	fail "not caught up: $(sync-check --lag-only --name "$db" "$SRC_URI" "$DST_URI" 2>&1)"
-}
-
-# gone PID: the process has exited (a zombie not yet reaped by init counts).
-gone() {
-	local state
-	state=$(ps -o stat= -p "$1" 2>/dev/null) || return 0
-	[[ -z $state || $state == Z* ]]
 }
 
 # What the user asks in the end: do both sides hold the same data?
