@@ -313,12 +313,7 @@ cursor_id() { sed -n 's/.*"id" : \([0-9]*\).*/\1/p'; }
 	start_proxy
 	name=$(unique_db cut)
 	mongo_cmd "$SRC_URI" "$db" '{"insert": "users", "documents": [{"_id": 0}]}' >/dev/null
-	start=$(oplog-read --now "$SRC_URI")
-	oplog-read --since "$start" -o spool.bson "$SRC_URI" 2>read.err 3>&- &
-	reader=$!
-	for _ in {1..50}; do [[ -s spool.bson ]] && break; sleep 0.1; done
-	oplog-apply --follow --name "$name" --ns "$db.*" spool.bson "$DST_URI" >apply.out 2>&1 3>&- &
-	applier=$!
+	start_live_migration "$name" "$db.*"
 	mongo_cmd "$DST_URI" "$db" '{"insert": "users", "documents": [{"_id": 0}]}' >/dev/null
 	oplogkit-loadgen --uri "$PROXY_URI" --db "$db" --rate 40 --duration 6s >app.out 2>app.err 3>&- &
 	app=$!

@@ -270,12 +270,7 @@ draining_fenced() {
 	db=$(unique_db live)
 	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": 0, "v": "before"}]}' >/dev/null
 	mongo_cmd "$DST_URI" "$db" '{"insert": "c", "documents": [{"_id": 0, "v": "before"}]}' >/dev/null
-	start=$(oplog-read --now "$SRC_URI")
-	oplog-read --since "$start" -o spool.bson "$SRC_URI" 2>read.err 3>&- &
-	reader=$!
-	for _ in {1..50}; do [[ -s spool.bson ]] && break; sleep 0.1; done
-	oplog-apply --follow --name "$name" --ns "$db.*" spool.bson "$DST_URI" >apply.out 2>&1 3>&- &
-	applier=$!
+	start_live_migration "$name" "$db.*"
 	for k in 1 2 3 4 5; do
 		mongo_cmd "$SRC_URI" "$db" "{\"insert\": \"c\", \"documents\": [{\"_id\": $k, \"v\": \"live\"}]}" >/dev/null
 	done

@@ -85,3 +85,17 @@ auth_server_start() {
 auth_server_stop() {
 	OPLOGKIT_SERVERS_DIR=$BATS_FILE_TMPDIR/servers "$ROOT/tests/lib/servers.sh" stop auth
 }
+
+# start_live_migration NAME NS_GLOB: in the current directory, oplog-read
+# from now into spool.bson (pid in $reader, stderr in read.err) and, once
+# the spool has its header, oplog-apply --follow --name NAME --ns NS_GLOB
+# of it to the target (pid in $applier, output in apply.out).
+start_live_migration() {
+	local start _
+	start=$(oplog-read --now "$SRC_URI")
+	oplog-read --since "$start" -o spool.bson "$SRC_URI" 2>read.err 3>&- &
+	reader=$!
+	for _ in {1..50}; do [[ -s spool.bson ]] && break; sleep 0.1; done
+	oplog-apply --follow --name "$1" --ns "$2" spool.bson "$DST_URI" >apply.out 2>&1 3>&- &
+	applier=$!
+}
