@@ -18,6 +18,8 @@ TOOLS=$ROOT/build/plain/tools
 PEERS=${OPLOGKIT_PEERS:-${XDG_CACHE_HOME:-$HOME/.cache}/oplogkit/peers}
 PATH=$ROOT/bin:$WORK/bin:$PATH
 export PATH
+# shellcheck source=tests/lib/pair.bash
+source "$ROOT/tests/lib/pair.bash"
 
 mkdir -p "$WORK/bin" "$RESULTS"
 
@@ -139,10 +141,9 @@ servers_start() {
 	export OPLOGKIT_SERVERS_DIR=$WORK/servers-$BENCH_NAME
 	"$ROOT/tests/lib/servers.sh" stop >/dev/null 2>&1 || true
 	rm -rf "$OPLOGKIT_SERVERS_DIR"
-	local uris
-	uris=$("$ROOT/tests/lib/servers.sh" start)
-	SRC=$(sed -n 's/^OPLOGKIT_TEST_SOURCE_URI=//p' <<<"$uris")
-	DST=$(sed -n 's/^OPLOGKIT_TEST_TARGET_URI=//p' <<<"$uris")
+	server_pair_start
+	SRC=$OPLOGKIT_TEST_SOURCE_URI
+	DST=$OPLOGKIT_TEST_TARGET_URI
 	trap servers_stop EXIT
 }
 

@@ -7,6 +7,7 @@
 # FerretDB oplog costs every reader a scan of all it holds.
 
 load lib/helpers
+load lib/pair
 bats_require_minimum_version 1.5.0
 BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-90}
 
@@ -20,11 +21,7 @@ COLLECTIONS="users orders events"
 setup_file() {
 	[[ -n ${OPLOGKIT_SERVERS_DIR:-} ]] || return 0
 	export OPLOGKIT_SERVERS_DIR=$BATS_FILE_TMPDIR/servers
-	local uris
-	uris=$("$ROOT/tests/lib/servers.sh" start)
-	OPLOGKIT_TEST_SOURCE_URI=$(sed -n 's/^OPLOGKIT_TEST_SOURCE_URI=//p' <<<"$uris")
-	OPLOGKIT_TEST_TARGET_URI=$(sed -n 's/^OPLOGKIT_TEST_TARGET_URI=//p' <<<"$uris")
-	export OPLOGKIT_TEST_SOURCE_URI OPLOGKIT_TEST_TARGET_URI
+	server_pair_start
 }
 
 teardown_file() {
