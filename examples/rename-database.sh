@@ -47,30 +47,17 @@ echo "$prog: $from copied to $to; replaying the changes after $t0" >&2
 # commands and applyOps too). The copy is fuzzy: documents may already hold
 # some of these changes, and replaying them again is harmless.
 #
-# The reader writes into a named pipe so that the script knows its pid:
-# on SIGTERM (kill PID) only the reader is told to stop; it ends the stream
-# with a trailer, and the filter and the applier finish what it read.
+# The reader writes into a named pipe (reader.sh) so that the script knows
+# its pid: on SIGTERM (kill PID) only the reader is told to stop; it ends
+# the stream with a trailer, and the filter and the applier finish what it
+# read.
 # Ctrl-C in a terminal reaches the applier too: it stops after its current
 # batch and records it in its checkpoint, which is just as clean but may
 # leave the last changes the reader had seen unapplied.
-dir=$(mktemp -d "${TMPDIR:-/tmp}/rename.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-mkfifo "$dir/changes"
-oplog-read --since "$t0" >"$dir/changes" &
-reader=$!
-trap 'kill -TERM "$reader" 2>/dev/null || true' INT TERM
-oplog-filter --ns "$from.*" --rename "$rename" <"$dir/changes" |
+. "$(dirname "$0")/reader.sh"
+reader_start rename --since "$t0"
+oplog-filter --ns "$from.*" --rename "$rename" <"$stream" |
 	oplog-apply --name "rename-$to" &
-applier=$!
-
-# A trapped signal interrupts wait; wait again until the applier is done.
-status=0
-wait "$applier" || status=$?
-while kill -0 "$applier" 2>/dev/null; do
-	status=0
-	wait "$applier" || status=$?
-done
-reader_status=0
-wait "$reader" || reader_status=$?
+reader_wait $!
 [ "$reader_status" -eq 0 ] || exit "$reader_status"
 exit "$status"

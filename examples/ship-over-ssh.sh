@@ -47,29 +47,15 @@ apply="oplog-apply --name $(quote "$name")"
 [ -z "${REMOTE_URI_FILE:-}" ] || apply="$apply --uri-file $(quote "$REMOTE_URI_FILE")"
 remote_cmd="umask 077 && tee $(quote "$spool") | $apply"
 
-# The near side: the reader writes into a named pipe, so that the script
+# The near side: the reader writes into a named pipe (reader.sh), so that the script
 # knows its pid and a SIGTERM stops only the reader. It ends the stream
 # with a trailer; ssh carries the rest and the remote oplog-apply applies
 # it and exits, then so does this script.
-dir=$(mktemp -d "${TMPDIR:-/tmp}/ship.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-mkfifo "$dir/stream"
-oplog-read -z ${since:+--since "$since"} >"$dir/stream" &
-reader=$!
-trap 'kill -TERM "$reader" 2>/dev/null || true' INT TERM
+. "$(dirname "$0")/reader.sh"
+reader_start ship -z ${since:+--since "$since"}
 # $remote is split into words on purpose: "ssh -p 2222 HOST".
-$remote "$remote_cmd" <"$dir/stream" &
-shipper=$!
-
-# A trapped signal interrupts wait; wait again until the far side is done.
-status=0
-wait "$shipper" || status=$?
-while kill -0 "$shipper" 2>/dev/null; do
-	status=0
-	wait "$shipper" || status=$?
-done
-reader_status=0
-wait "$reader" || reader_status=$?
+$remote "$remote_cmd" <"$stream" &
+reader_wait $!
 if [ "$status" -ne 0 ]; then
 	echo "$prog: the far side failed (status $status); rerun with SINCE = the checkpoint's ts" >&2
 	exit "$status"
