@@ -22,7 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +32,10 @@
 
 #include <mongoc/mongoc.h>
 
+#include "clock.h"
+#include "die.h"
 #include "entry.h"
+#include "options.h"
 #include "synth.h"
 
 #define PROG "bulk-writer"
@@ -45,59 +48,12 @@ struct source {
 	char pad[SYNTH_PAD_MAX];
 };
 
-static void usage(void) __attribute__((noreturn));
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: " PROG " [--batch N] [--drop] URI NS [FILE]\n"
-	    "       " PROG " --generate N [--seed S] [--batch N] [--drop] URI NS\n"
-	    "       " PROG " --oplog FILE [--batch N] [--jobs N] URI\n");
-	exit(2);
-}
-
-static void
-fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static long long
-number(const char *option, const char *text)
-{
-	char *end;
-	long long value;
-
-	errno = 0;
-	value = strtoll(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || value < 0)
-		fail("%s: not a number: %s", option, text);
-	return value;
-}
-
 /* FerretDB has no endSessions; libmongoc warns about it at every exit. */
 static void
 log_quietly(mongoc_log_level_t level, const char *domain, const char *message, void *data)
 {
 	if (strstr(message, "endSessions") == NULL)
 		mongoc_log_default_handler(level, domain, message, data);
-}
-
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void
@@ -127,7 +83,7 @@ fill_batch(struct source *src, bson_t *batch, int limit)
 
 		if (doc == NULL) {
 			if (!eof)
-				fail("input: corrupt BSON after document %lld", src->next_id);
+				die(EXIT_DIFFERENT, "input: corrupt BSON after document %lld", src->next_id);
 			break;
 		}
 		bson_copy_to(doc, &batch[n++]);
@@ -147,9 +103,9 @@ insert_batch(mongoc_collection_t *coll, bson_t *batch, int n)
 	bulk = mongoc_collection_create_bulk_operation_with_opts(coll, &opts);
 	for (int i = 0; i < n; i++)
 		if (!mongoc_bulk_operation_insert_with_opts(bulk, &batch[i], NULL, &error))
-			fail("insert: %s", error.message);
+			die(EXIT_DIFFERENT, "insert: %s", error.message);
 	if (mongoc_bulk_operation_execute(bulk, &reply, &error) == 0)
-		fail("bulk insert: %s", error.message);
+		die(EXIT_DIFFERENT, "bulk insert: %s", error.message);
 	bson_destroy(&reply);
 	bson_destroy(&opts);
 	mongoc_bulk_operation_destroy(bulk);
@@ -274,7 +230,7 @@ run_bulk(struct job *job, mongoc_bulk_operation_t **bulk, long long *queued)
 		return;
 	if (mongoc_bulk_operation_execute(*bulk, &reply, &error) == 0) {
 		if (!bson_iter_init_find(&iter, &reply, "writeErrors"))
-			fail("bulk: %s", error.message);
+			die(EXIT_DIFFERENT, "bulk: %s", error.message);
 		job->errors++;
 	}
 	bson_destroy(&reply);
@@ -297,7 +253,7 @@ job_run(void *arg)
 	long long queued = 0;
 
 	if (client == NULL)
-		fail("%s: cannot make a client", ops->uri);
+		die(EXIT_DIFFERENT, "%s: cannot make a client", ops->uri);
 	for (size_t k = 0; k < ops->count; k++) {
 		const bson_t *entry = ops->entries[k];
 		const char *op = entry_op(entry), *ns = entry_ns(entry);
@@ -364,23 +320,23 @@ oplog_mode(const char *file, const char *uri, long long batch, int jobs)
 	struct job *job = calloc((size_t)jobs, sizeof(*job));
 	pthread_t *threads = calloc((size_t)jobs, sizeof(*threads));
 	long long sent = 0, errors = 0;
-	double started;
+	struct timespec started;
 
 	reader = bson_reader_new_from_file(file, &error);
 	if (reader == NULL || job == NULL || threads == NULL)
-		fail("%s: %s", file, reader == NULL ? error.message : "out of memory");
+		die(EXIT_DIFFERENT, "%s: %s", file, reader == NULL ? error.message : "out of memory");
 	while ((doc = bson_reader_read(reader, &eof)) != NULL) {
 		ops.entries = realloc(ops.entries, (ops.count + 1) * sizeof(*ops.entries));
 		if (ops.entries == NULL)
-			fail("out of memory");
+			die(EXIT_DIFFERENT, "out of memory");
 		ops.entries[ops.count++] = bson_copy(doc);
 	}
 	bson_reader_destroy(reader);
-	started = now_seconds();
+	clock_gettime(CLOCK_MONOTONIC, &started);
 	for (int k = 0; k < jobs; k++) {
 		job[k] = (struct job){ &ops, k, 0, 0 };
 		if (pthread_create(&threads[k], NULL, job_run, &job[k]) != 0)
-			fail("cannot start a thread");
+			die(EXIT_DIFFERENT, "cannot start a thread");
 	}
 	for (int k = 0; k < jobs; k++) {
 		pthread_join(threads[k], NULL);
@@ -388,7 +344,7 @@ oplog_mode(const char *file, const char *uri, long long batch, int jobs)
 		errors += job[k].errors;
 	}
 	printf("%lld operations in %.3f s over %d connections, %lld bulks with write errors\n", sent,
-	    now_seconds() - started, jobs, errors);
+	    clock_seconds_since(&started), jobs, errors);
 	for (size_t k = 0; k < ops.count; k++)
 		bson_destroy(ops.entries[k]);
 	free(ops.entries);
@@ -400,15 +356,13 @@ oplog_mode(const char *file, const char *uri, long long batch, int jobs)
 int
 main(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "batch", required_argument, NULL, 'b' },
-		{ "drop", no_argument, NULL, 'd' },
-		{ "generate", required_argument, NULL, 'g' },
-		{ "seed", required_argument, NULL, 's' },
-		{ "oplog", required_argument, NULL, 'o' },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
+	static const struct program program = {
+		.name = PROG,
+		.synopsis = "[--batch N] [--drop] URI NS [FILE]\n"
+		    "       " PROG " --generate N [--seed S] [--batch N] [--drop] URI NS\n"
+		    "       " PROG " --oplog FILE [--batch N] [--jobs N] URI",
+		.summary = "Load a collection (or replay an oplog stream) as a plain client does.",
+		.min_operands = 1, .max_operands = 3,
 	};
 	struct source *src;
 	mongoc_client_t *client;
@@ -416,44 +370,46 @@ main(int argc, char **argv)
 	mongoc_uri_t *uri;
 	bson_error_t error;
 	bson_t *batch;
-	long long batch_size = 1000, total = 0, jobs = 1;
+	long batch_size = 1000, jobs = 1, generate_count = -1, seed = 0;
+	long long total = 0;
 	const char *oplog = NULL;
-	bool drop = false, generating = false;
+	bool drop = false, generating;
 	char db[128];
 	const char *dot;
-	double started;
-	int c, n;
+	struct timespec started;
+	int first, n;
+	const struct option_def table[] = {
+		OPT_NUMBER('b', "batch", "N", &batch_size, 1, LONG_MAX, "N documents a bulk (default 1000)"),
+		OPT_BOOL('d', "drop", &drop, "drop the collection first"),
+		OPT_NUMBER('g', "generate", "N", &generate_count, 0, LONG_MAX,
+		    "insert N synthetic documents (common/synth.h), not FILE's"),
+		OPT_NUMBER('s', "seed", "S", &seed, 0, LONG_MAX, "with --generate: other documents"),
+		OPT_STRING('o', "oplog", "FILE", &oplog, "issue the i, u and d of the stream FILE"),
+		OPT_NUMBER('j', "jobs", "N", &jobs, 1, 64, "with --oplog: over N connections"),
+		OPT_END(),
+	};
 
-	src = calloc(1, sizeof(*src));
-	if (src == NULL)
-		fail("out of memory");
-	src->synth.state = 1;
-	while ((c = getopt_long(argc, argv, "b:dg:s:o:j:h", options, NULL)) != -1) {
-		switch (c) {
-		case 'b': batch_size = number("--batch", optarg); break;
-		case 'd': drop = true; break;
-		case 'g': src->remaining = number("--generate", optarg); generating = true; break;
-		case 's': src->synth.state = (uint64_t)number("--seed", optarg) | 1; break;
-		case 'o': oplog = optarg; break;
-		case 'j': jobs = number("--jobs", optarg); break;
-		case 'h': printf("usage: " PROG " [--batch N] [--drop] [--generate N [--seed S]] URI NS [FILE]\n"); exit(0);
-		default: usage();
-		}
-	}
-	argc -= optind;
-	argv += optind;
+	die_init(argv[0]);
+	first = options_parse(&program, table, argc, argv);
+	argc -= first;
+	argv += first;
+	generating = generate_count >= 0;
 	if (oplog != NULL) {
-		if (argc != 1 || batch_size < 1 || jobs < 1 || jobs > 64)
-			usage();
+		if (argc != 1)
+			options_usage_error(&program);
 		mongoc_init();
 		mongoc_log_set_handler(log_quietly, NULL);
 		return oplog_mode(oplog, argv[0], batch_size, (int)jobs);
 	}
-	if (argc < 2 || argc > 3 || (generating && argc == 3) || batch_size < 1)
-		usage();
+	if (argc < 2 || (generating && argc == 3))
+		options_usage_error(&program);
+	src = xcalloc(1, sizeof(*src));
+	src->synth.state = (uint64_t)seed | 1;
+	if (generating)
+		src->remaining = generate_count;
 	dot = strchr(argv[1], '.');
 	if (dot == NULL || dot == argv[1] || dot[1] == '\0' || (size_t)(dot - argv[1]) >= sizeof(db))
-		fail("%s: not a namespace DB.COLLECTION", argv[1]);
+		die(EXIT_DIFFERENT, "%s: not a namespace DB.COLLECTION", argv[1]);
 	memcpy(db, argv[1], (size_t)(dot - argv[1]));
 	db[dot - argv[1]] = '\0';
 	memset(src->pad, 'x', sizeof(src->pad));
@@ -461,7 +417,7 @@ main(int argc, char **argv)
 		int fd = argc == 3 ? open(argv[2], O_RDONLY) : STDIN_FILENO;
 
 		if (fd < 0)
-			fail("%s: %s", argv[2], strerror(errno));
+			die(EXIT_DIFFERENT, "%s: %s", argv[2], strerror(errno));
 		src->reader = bson_reader_new_from_fd(fd, true);
 	}
 
@@ -469,25 +425,25 @@ main(int argc, char **argv)
 	mongoc_log_set_handler(log_quietly, NULL);
 	uri = mongoc_uri_new_with_error(argv[0], &error);
 	if (uri == NULL)
-		fail("%s: %s", argv[0], error.message);
+		die(EXIT_DIFFERENT, "%s: %s", argv[0], error.message);
 	client = mongoc_client_new_from_uri(uri);
 	if (client == NULL)
-		fail("cannot make a client");
+		die(EXIT_DIFFERENT, "cannot make a client");
 	coll = mongoc_client_get_collection(client, db, dot + 1);
 	if (drop && !mongoc_collection_drop(coll, &error) && error.code != 26)
-		fail("drop %s: %s", argv[1], error.message);
+		die(EXIT_DIFFERENT, "drop %s: %s", argv[1], error.message);
 
 	batch = calloc((size_t)batch_size, sizeof(*batch));
 	if (batch == NULL)
-		fail("out of memory");
-	started = now_seconds();
+		die(EXIT_DIFFERENT, "out of memory");
+	clock_gettime(CLOCK_MONOTONIC, &started);
 	while ((n = fill_batch(src, batch, (int)batch_size)) > 0) {
 		insert_batch(coll, batch, n);
 		for (int i = 0; i < n; i++)
 			bson_destroy(&batch[i]);
 		total += n;
 	}
-	printf("%lld documents in %.3f s\n", total, now_seconds() - started);
+	printf("%lld documents in %.3f s\n", total, clock_seconds_since(&started));
 
 	free(batch);
 	if (src->reader != NULL)

@@ -11,8 +11,8 @@
  * which is how a cutover moves it to the target without a restart.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "conn.h"
 #include "die.h"
+#include "options.h"
 
 #define COLLECTIONS 3
 #define MAX_ALIVE 200000
@@ -51,7 +52,6 @@ struct writer {
 
 static const char *const collection_names[COLLECTIONS] = { "users", "orders", "events" };
 
-static void usage(void) __attribute__((noreturn));
 static void connect_entry(struct writer *);
 static void close_client(struct writer *);
 static void run(struct writer *);
@@ -60,41 +60,39 @@ static void report(const struct writer *);
 int
 main(int argc, char *argv[])
 {
-	static const struct option options[] = {
-		{ "entry-file", required_argument, NULL, 'e' },
-		{ "uri", required_argument, NULL, 'u' },
-		{ "fence-file", required_argument, NULL, 'f' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "duration", required_argument, NULL, 't' },
-		{ "ops", required_argument, NULL, 'n' },
-		{ "seed", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	static const struct program program = {
+		.name = "oplogkit-loadgen",
+		.synopsis = "(--entry-file FILE | --uri URI) [options]",
+		.summary = "Write a realistic mix of inserts, updates and deletes, like an application.",
+		.details = "At the end prints counts and the number of failed writes (exit 1 if any).\n",
+		.min_operands = 0, .max_operands = 0,
 	};
 	struct writer writer;
+	long rate = 0, seed = -1;
 	int ch;
+	const struct option_def table[] = {
+		OPT_STRING('e', "entry-file", "FILE", &writer.opt.entry_file,
+		    "file holding the URI to write to; re-read after each fence"),
+		OPT_STRING('u', "uri", "URI", &writer.opt.uri, "write to URI"),
+		OPT_STRING('f', "fence-file", "PATH", &writer.opt.fence_file,
+		    "pause while it exists (PATH.ack is created while paused)"),
+		OPT_STRING('d', "db", "NAME", &writer.opt.db, "the database written to (default app)"),
+		OPT_NUMBER('r', "rate", "OPS_PER_S", &rate, 0, LONG_MAX,
+		    "writes per second (default: as fast as the server allows)"),
+		OPT_DURATION('t', "duration", "D", &writer.opt.duration_ms,
+		    "stop after D (default: at SIGINT or SIGTERM)"),
+		OPT_NUMBER('n', "ops", "N", &writer.opt.max_ops, 0, LONG_MAX, "stop after N writes"),
+		OPT_NUMBER('s', "seed", "N", &seed, 0, UINT_MAX,
+		    "the same N, the same writes (default: the pid)"),
+		OPT_END(),
+	};
 
 	die_init(argv[0]);
 	memset(&writer, 0, sizeof(writer));
 	writer.opt.db = "app";
-	writer.opt.seed = (unsigned)getpid();
-	while ((ch = getopt_long(argc, argv, "e:u:f:d:r:t:n:s:h", options, NULL)) != -1) {
-		switch (ch) {
-		case 'e': writer.opt.entry_file = optarg; break;
-		case 'u': writer.opt.uri = optarg; break;
-		case 'f': writer.opt.fence_file = optarg; break;
-		case 'd': writer.opt.db = optarg; break;
-		case 'r': writer.opt.rate = (double)cli_number("--rate", optarg); break;
-		case 't': writer.opt.duration_ms = cli_duration_ms("--duration", optarg); break;
-		case 'n': writer.opt.max_ops = cli_number("--ops", optarg); break;
-		case 's': writer.opt.seed = (unsigned)cli_number("--seed", optarg); break;
-		case 'h': usage();
-		default:
-			fprintf(stderr, "usage: oplogkit-loadgen (--entry-file FILE | --uri URI) [options]\n");
-			exit(EXIT_USAGE);
-		}
-	}
+	options_parse(&program, table, argc, argv);
+	writer.opt.rate = (double)rate;
+	writer.opt.seed = seed >= 0 ? (unsigned)seed : (unsigned)getpid();
 	if ((writer.opt.entry_file == NULL) == (writer.opt.uri == NULL))
 		die(EXIT_USAGE, "give exactly one of --entry-file and --uri");
 	if (writer.opt.fence_file != NULL)
@@ -110,19 +108,6 @@ main(int argc, char *argv[])
 		free(writer.alive[ch]);
 	free(writer.uri);
 	return writer.errors > 0 ? EXIT_DIFFERENT : EXIT_DONE;
-}
-
-static void
-usage(void)
-{
-	printf("usage: oplogkit-loadgen (--entry-file FILE | --uri URI) [--fence-file PATH]\n"
-	    "           [--db NAME] [--rate OPS_PER_S] [--duration D] [--ops N] [--seed N]\n"
-	    "Write a realistic mix of inserts, updates and deletes, like an application.\n"
-	    "  --entry-file  file holding the URI to write to; re-read after each fence\n"
-	    "  --fence-file  pause while it exists (PATH.ack is created while paused)\n"
-	    "  --rate        writes per second (default: as fast as the server allows)\n"
-	    "At the end prints counts and the number of failed writes (exit 1 if any).\n");
-	exit(EXIT_DONE);
 }
 
 static char *

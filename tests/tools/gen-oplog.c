@@ -9,14 +9,14 @@
  * documents inserted earlier and still alive, so the stream also applies
  * cleanly to an empty server. The same --seed gives the same bytes.
  */
-#include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
 #include "die.h"
+#include "options.h"
 #include "stream.h"
 #include "synth.h"
 
@@ -208,54 +208,42 @@ emit_data(struct generator *gen, stream_writer *writer, struct namespace *space)
 	return bytes;
 }
 
-static void usage(void) __attribute__((noreturn));
-
-static void
-usage(void)
-{
-	printf("usage: gen-oplog [--bytes N | --entries N] [--namespaces K] [--seed S] [--oid] [-z]\n"
-	    "Write a synthetic oplog stream (i, u as $v:2 and $v:1, d, some c) to stdout.\n");
-	exit(EXIT_DONE);
-}
-
 int
 main(int argc, char *argv[])
 {
-	static const struct option options[] = {
-		{ "bytes", required_argument, NULL, 'b' },
-		{ "entries", required_argument, NULL, 'e' },
-		{ "namespaces", required_argument, NULL, 'k' },
-		{ "seed", required_argument, NULL, 's' },
-		{ "oid", no_argument, NULL, 'o' },
-		{ "zstd", optional_argument, NULL, 'z' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	static const struct program program = {
+		.name = "gen-oplog",
+		.synopsis = "[--bytes N | --entries N] [--namespaces K] [--seed S] [--oid] [-z]",
+		.summary = "Write a synthetic oplog stream (i, u as $v:2 and $v:1, d, some c) to stdout.",
+		.min_operands = 0, .max_operands = 0,
 	};
 	struct generator gen;
 	stream_writer *writer;
-	uint64_t bytes = 0, entries = 0, max_bytes = 0, max_entries = 0;
-	int ch, k, level = 0, namespaces = 8;
+	uint64_t bytes = 0, entries = 0, max_bytes, max_entries;
+	long opt_bytes = 0, opt_entries = 0, namespaces = 8, seed = 0;
+	bool oid = false;
+	int k, level = 0;
+	const struct option_def table[] = {
+		OPT_NUMBER('b', "bytes", "N", &opt_bytes, 0, LONG_MAX, "stop after about N bytes"),
+		OPT_NUMBER('e', "entries", "N", &opt_entries, 0, LONG_MAX, "stop after N entries"),
+		OPT_NUMBER('k', "namespaces", "K", &namespaces, 1, 1000,
+		    "spread the entries over K collections (default 8)"),
+		OPT_NUMBER('s', "seed", "S", &seed, 0, LONG_MAX, "another stream (the same S, the same bytes)"),
+		OPT_BOOL('o', "oid", &oid, "ObjectId _ids instead of numbers"),
+		OPT_ZSTD(&level),
+		OPT_END(),
+	};
 
 	die_init(argv[0]);
+	options_parse(&program, table, argc, argv);
 	memset(&gen, 0, sizeof(gen));
-	gen.synth.state = 88172645463325252ULL;
-	while ((ch = getopt_long(argc, argv, "b:e:k:s:oz::h", options, NULL)) != -1) {
-		switch (ch) {
-		case 'b': max_bytes = (uint64_t)cli_number("--bytes", optarg); break;
-		case 'e': max_entries = (uint64_t)cli_number("--entries", optarg); break;
-		case 'k': namespaces = (int)cli_number("--namespaces", optarg); break;
-		case 's': gen.synth.state += (uint64_t)cli_number("--seed", optarg) * 7919; break;
-		case 'o': gen.oid = true; break;
-		case 'z': level = cli_zstd_level(optarg); break;
-		case 'h': usage();
-		default: exit(EXIT_USAGE);
-		}
-	}
+	gen.synth.state = 88172645463325252ULL + (uint64_t)seed * 7919;
+	gen.oid = oid;
+	max_bytes = (uint64_t)opt_bytes;
+	max_entries = (uint64_t)opt_entries;
 	if ((max_bytes == 0) == (max_entries == 0))
 		die(EXIT_USAGE, "give one of --bytes and --entries");
-	if (namespaces < 1 || namespaces > 1000)
-		die(EXIT_USAGE, "--namespaces must be 1..1000");
-	gen.namespace_count = namespaces;
+	gen.namespace_count = (int)namespaces;
 	gen.namespaces = xcalloc((size_t)namespaces, sizeof(*gen.namespaces));
 	for (k = 0; k < namespaces; k++) {
 		struct namespace *space = &gen.namespaces[k];
