@@ -1,6 +1,6 @@
 /*
- * lag-sample - sample both ends of a migration every --every ms until
- * killed or --for ms have passed: the source's newest oplog ts and the
+ * lag-sample - sample both ends of a migration every --every (100ms) until
+ * killed or --for has passed: the source's newest oplog ts and the
  * target's checkpoint ts, one line per sample:
  *
  *   MS NEWEST_T NEWEST_I CHECKPOINT_T CHECKPOINT_I
@@ -11,30 +11,22 @@
  * than that sample's checkpoint, so it has the sampling resolution,
  * not the one-second resolution of a ts.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "conn.h"
 #include "die.h"
 #include "lag.h"
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
+#include "options.h"
 
 static void
-sleep_until(long deadline)
+sleep_until(long long deadline)
 {
-	long left = deadline - now_ms();
+	long left = (long)(deadline - clock_ms());
 	struct timespec pause;
 
 	if (left <= 0)
@@ -47,47 +39,43 @@ sleep_until(long deadline)
 int
 main(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "every", required_argument, NULL, 'e' },
-		{ "for", required_argument, NULL, 'f' },
-		{ "name", required_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 }
+	static const struct program program = {
+		.name = "lag-sample",
+		.synopsis = "[--every DUR] [--for DUR] [--name NAME] SOURCE TARGET",
+		.summary = "Sample the source's newest ts and the target's checkpoint, a line each time.",
+		.min_operands = 2, .max_operands = 2,
 	};
 	mongoc_client_t *source, *target;
 	const char *name = "default";
-	long every = 100, length = 0, start, next;
-	int ch;
+	long every = 100, length = 0;
+	long long start, next;
+	int first;
+	const struct option_def table[] = {
+		OPT_DURATION('e', "every", "DUR", &every, "a sample every DUR (default 100ms)"),
+		OPT_DURATION('f', "for", "DUR", &length, "stop after DUR (default: when killed)"),
+		OPT_STRING('n', "name", "NAME", &name, "the checkpoint (default \"default\")"),
+		OPT_END(),
+	};
 
 	die_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "e:f:n:", options, NULL)) != -1) {
-		switch (ch) {
-		case 'e': every = cli_duration_ms("--every", optarg); break;
-		case 'f': length = cli_duration_ms("--for", optarg); break;
-		case 'n': name = optarg; break;
-		default:
-			fprintf(stderr, "usage: lag-sample [--every MS] [--for MS] [--name NAME] SOURCE TARGET\n");
-			exit(2);
-		}
-	}
-	if (argc - optind != 2 || every <= 0) {
-		fprintf(stderr, "usage: lag-sample [--every MS] [--for MS] [--name NAME] SOURCE TARGET\n");
-		exit(2);
-	}
+	first = options_parse(&program, table, argc, argv);
+	if (every <= 0)
+		die(EXIT_USAGE, "--every: must be more than 0");
 	cli_catch_signals();
-	source = conn_open(argv[optind], NULL);
-	target = conn_open(argv[optind + 1], NULL);
+	source = conn_open(argv[first], NULL);
+	target = conn_open(argv[first + 1], NULL);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	start = now_ms();
+	start = clock_ms();
 	for (next = start; !cli_stop && (length == 0 || next - start <= length); next += every) {
 		struct lag lag;
 		bson_error_t error;
 
 		sleep_until(next);
 		if (!lag_measure(source, target, name, &lag, &error)) {
-			warnmsg("sample at %ld ms: %s", now_ms() - start, error.message);
+			warnmsg("sample at %lld ms: %s", clock_ms() - start, error.message);
 			continue;
 		}
-		printf("%ld %u %u %u %u\n", now_ms() - start, lag.newest.t, lag.newest.i,
+		printf("%lld %u %u %u %u\n", clock_ms() - start, lag.newest.t, lag.newest.i,
 		    lag.checkpoint.t, lag.checkpoint.i);
 	}
 	conn_close(target);
