@@ -58,8 +58,26 @@ insert() { mongo_cmd "$SRC_URI" "$1" "{\"insert\": \"c\", \"documents\": [$2]}" 
 # The spool's trailer as one JSON line ("" when it has none).
 trailer() { oplog-show "$1" | jq -c 'select(.o.msg == "oplogkit end") | .o'; }
 
+# begin_spool NAME [FILE]: $db (unique_db NAME), $spool (FILE in the test's
+# directory, spool.bson by default) and $since, the source's newest ts
+# before the test writes.
+begin_spool() {
+	db=$(unique_db "$1")
+	spool=$BATS_TEST_TMPDIR/${2:-spool.bson}
+	since=$(newest)
+}
+
 # spool_ids SPOOL DB: the _ids of DB.c's entries in SPOOL, one a line.
 spool_ids() { oplog-show "$1" | jq -c --arg ns "$2.c" 'select(.ns == $ns) | .o._id'; }
+
+# assert_spool_ids SPOOL DB ID...: DB.c's entries in SPOOL are of these int _ids, in this order.
+assert_spool_ids() {
+	local spool=$1 db=$2 id want=()
+	shift 2
+	for id; do want+=("{\"\$numberInt\":\"$id\"}"); done
+	run spool_ids "$spool" "$db"
+	assert_output "$(printf '%s\n' "${want[@]}")"
+}
 
 # stop_reader PID: SIGTERM to a reader, which must exit 0.
 stop_reader() {
@@ -166,8 +184,7 @@ stop_reader() {
 	insert "$db" '{"_id": 2}'
 	wait_for_ts "$spool" "$(newest)"
 	stop_reader "$pid"
-	run spool_ids "$spool" "$db"
-	assert_output "$(printf '%s\n' '{"$numberInt":"1"}' '{"$numberInt":"2"}')"
+	assert_spool_ids "$spool" "$db" 1 2
 	assert_equal "$(trailer "$spool" | jq -r '.count["$numberLong"]')" 2
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" ""
 }
@@ -198,9 +215,7 @@ stop_reader() {
 }
 
 @test "oplog-read --resume after kill -9 under a write load leaves no gap and no duplicate" {
-	db=$(unique_db resume)
-	spool=$BATS_TEST_TMPDIR/spool.bson
-	since=$(newest)
+	begin_spool resume
 	seq 1 1500 | sed 's/.*/{"_id": &}/' | mongo_insert "$SRC_URI" "$db.c" 1 &
 	load=$!
 	oplog-read --since "$since" -o "$spool" "$SRC_URI" &
@@ -232,9 +247,7 @@ stop_reader() {
 }
 
 @test "oplog-read --resume drops a last entry cut short, says so, and appends after the one before" {
-	db=$(unique_db cut)
-	spool=$BATS_TEST_TMPDIR/spool.bson
-	since=$(newest)
+	begin_spool cut
 	insert "$db" '{"_id": 1, "pad": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}'
 	insert "$db" '{"_id": 2, "pad": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}'
 	oplog-read --since "$since" --count 2 -o "$spool" "$SRC_URI"
@@ -249,15 +262,12 @@ stop_reader() {
 	assert_success
 	assert_output --partial "$spool: entry 3 was cut short"
 	assert_output --partial "resuming after entry 2"
-	run spool_ids "$spool" "$db"
-	assert_output "$(printf '%s\n' '{"$numberInt":"1"}' '{"$numberInt":"2"}' '{"$numberInt":"3"}')"
+	assert_spool_ids "$spool" "$db" 1 2 3
 	diff <(oplog_after "$since") <(ts_list <"$spool")
 }
 
 @test "oplog-read --resume continues a zstd spool killed mid-stream" {
-	db=$(unique_db zresume)
-	spool=$BATS_TEST_TMPDIR/spool.zst
-	since=$(newest)
+	begin_spool zresume spool.zst
 	insert "$db" '{"_id": 1}'
 	oplog-read -z --since "$since" -o "$spool" "$SRC_URI" &
 	reader=$!
@@ -272,8 +282,7 @@ stop_reader() {
 	run oplog-read --resume "$spool" --until "$until" "$SRC_URI"
 	assert_success
 	assert_output --partial "zstd frame was not closed"
-	run spool_ids "$spool" "$db"
-	assert_output "$(printf '%s\n' '{"$numberInt":"1"}' '{"$numberInt":"2"}')"
+	assert_spool_ids "$spool" "$db" 1 2
 	assert_equal "$(head -c 4 "$spool" | od -An -tx1 | tr -d ' ')" 28b52ffd
 	diff <(oplog_after "$since") <(ts_list <"$spool")
 }
@@ -290,9 +299,7 @@ stop_reader() {
 }
 
 @test "oplog-read reconnects across a source restart without gap or duplicate" {
-	db=$(unique_db restart)
-	spool=$BATS_TEST_TMPDIR/spool.bson
-	since=$(newest)
+	begin_spool restart
 	oplog-read --since "$since" -o "$spool" "$SRC_URI" 2>"$BATS_TEST_TMPDIR/err" &
 	reader=$!
 	insert "$db" '{"_id": 1}'
@@ -301,15 +308,12 @@ stop_reader() {
 	insert "$db" '{"_id": 2}'
 	wait_for_ts "$spool" "$(newest)"
 	stop_reader "$reader"
-	run spool_ids "$spool" "$db"
-	assert_output "$(printf '%s\n' '{"$numberInt":"1"}' '{"$numberInt":"2"}')"
+	assert_spool_ids "$spool" "$db" 1 2
 	diff <(oplog_after "$since") <(ts_list <"$spool")
 }
 
 @test "oplog-read exits 4 naming the last entry when the source stays away, and resumes later" {
-	db=$(unique_db away)
-	spool=$BATS_TEST_TMPDIR/spool.bson
-	since=$(newest)
+	begin_spool away
 	insert "$db" '{"_id": 1}'
 	last=$(newest)
 	oplog-read --since "$since" --retry-for 2s -o "$spool" "$SRC_URI" 2>"$BATS_TEST_TMPDIR/err" &
@@ -329,8 +333,7 @@ stop_reader() {
 	assert_equal "$(trailer "$spool")" ""
 	insert "$db" '{"_id": 2}'
 	oplog-read --resume "$spool" --until "$(newest)" "$SRC_URI"
-	run spool_ids "$spool" "$db"
-	assert_output "$(printf '%s\n' '{"$numberInt":"1"}' '{"$numberInt":"2"}')"
+	assert_spool_ids "$spool" "$db" 1 2
 }
 
 @test "oplog-read keeps the entries FerretDB makes visible late under concurrent writers" {
