@@ -65,7 +65,8 @@ write_load() {
 	# The lines the README promises are all there (a README edit that
 	# drops one fails here, not silently).
 	for program in 'oplog-read --now' 'oplog-read --since' snap-export snap-import \
-	    'oplog-apply --follow' sync-check entry-switch 'kill -TERM' 'wait "$applier"'; do
+	    'oplog-apply --follow' sync-check '--in-flight-ok' entry-switch '--verify-cmd' 'kill -TERM' \
+	    'wait "$applier"'; do
 		grep -qF -- "$program" recipe.sh || fail "the recipe lost '$program'"
 	done
 	# Data before T0, for the snapshot; an index, for it to copy too.
