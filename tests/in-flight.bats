@@ -46,6 +46,8 @@ seed() {
 
 @test "sync-check --recheck: a change after the checkpoint is in flight, one before it a real difference" {
 	seed
+	# A command of another database after the checkpoint changes nothing here.
+	mongo_cmd "$SRC_URI" "$(unique_db inflight_other)" '{"create": "x"}' >/dev/null
 	run --separate-stderr sync-check --recheck diffs.bson --name "$name" -o again.bson "$SRC_URI" "$DST_URI"
 	assert_failure 1
 	assert_equal "$(kinds again.bson | tr '\n' ,)" "1 in-flight differs,2 differs,4 extra,"

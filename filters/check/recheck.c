@@ -75,8 +75,11 @@ checkpoint_of(const struct check *check, mongoc_client_t *target, timestamp_t *t
 
 /*
  * Whether the source's oplog holds a change of (ns, id) after ts: an
- * entry of it, or any command (a transaction's applyOps, a drop, a
- * rename may touch it). *since: the first such entry's ts.
+ * entry of it, or a command of its database or of admin (a drop, a
+ * rename, a transaction's applyOps may touch it). A command elsewhere (a
+ * rename into ns from another database) is missed: the difference then
+ * counts as real, a false alarm, never a false "equal". *since: the
+ * first such entry's ts.
  */
 static bool
 changed_after(mongoc_client_t *source, const char *ns, const bson_iter_t *id, timestamp_t ts,
@@ -84,7 +87,9 @@ changed_after(mongoc_client_t *source, const char *ns, const bson_iter_t *id, ti
 {
 	bson_t *filter = bson_new(), *opts = BCON_NEW("limit", BCON_INT64(1),
 	    "projection", "{", "ts", BCON_INT32(1), "_id", BCON_INT32(0), "}");
-	bson_t ts_range, any, of_id, of_o2, of_command;
+	bson_t ts_range, any, of_id, of_o2, of_command, command_ns, names;
+	char db[256], db_command[300];
+	const char *collection;
 	mongoc_collection_t *oplog = mongoc_client_get_collection(source, "local", "oplog.rs");
 	mongoc_cursor_t *cursor;
 	const bson_t *entry;
@@ -104,8 +109,16 @@ changed_after(mongoc_client_t *source, const char *ns, const bson_iter_t *id, ti
 	BSON_APPEND_UTF8(&of_o2, "ns", ns);
 	bson_append_iter(&of_o2, "o2._id", -1, id);
 	bson_append_document_end(&any, &of_o2);
+	split_ns(ns, db, sizeof(db), &collection);
+	snprintf(db_command, sizeof(db_command), "%s.$cmd", db);
 	BSON_APPEND_DOCUMENT_BEGIN(&any, "2", &of_command);
 	BSON_APPEND_UTF8(&of_command, "op", "c");
+	BSON_APPEND_DOCUMENT_BEGIN(&of_command, "ns", &command_ns);
+	BSON_APPEND_ARRAY_BEGIN(&command_ns, "$in", &names);
+	BSON_APPEND_UTF8(&names, "0", db_command);
+	BSON_APPEND_UTF8(&names, "1", "admin.$cmd");
+	bson_append_array_end(&command_ns, &names);
+	bson_append_document_end(&of_command, &command_ns);
 	bson_append_document_end(&any, &of_command);
 	bson_append_array_end(filter, &any);
 	cursor = mongoc_collection_find_with_opts(oplog, filter, opts, NULL);
