@@ -511,18 +511,26 @@ conn_command(mongoc_client_t *client, const char *db, const bson_t *command,
 	}
 }
 
+/*
+ * The ts of the oplog's first (direction 1) or last (-1) entry. The first
+ * is asked with no sort: a capped collection's natural order is oldest
+ * first on every server, and a sort makes FerretDB read the whole oplog
+ * where a plain find stops after one entry.
+ */
 static bool
 oplog_edge_ts(mongoc_client_t *client, int direction, uint32_t *t, uint32_t *i, bson_error_t *error)
 {
 	mongoc_collection_t *oplog = mongoc_client_get_collection(client, "local", "oplog.rs");
 	bson_t filter = BSON_INITIALIZER;
-	bson_t *opts = BCON_NEW("sort", "{", "$natural", BCON_INT32(direction), "}",
-	    "limit", BCON_INT64(1), "projection", "{", "ts", BCON_INT32(1), "}");
-	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(oplog, &filter, opts, NULL);
+	bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "ts", BCON_INT32(1), "}");
+	mongoc_cursor_t *cursor;
 	const bson_t *doc;
 	bool found = false;
 	bson_iter_t iter;
 
+	if (direction < 0)
+		BCON_APPEND(opts, "sort", "{", "$natural", BCON_INT32(direction), "}");
+	cursor = mongoc_collection_find_with_opts(oplog, &filter, opts, NULL);
 	if (mongoc_cursor_next(cursor, &doc) && bson_iter_init_find(&iter, doc, "ts") &&
 	    BSON_ITER_HOLDS_TIMESTAMP(&iter)) {
 		bson_iter_timestamp(&iter, t, i);
