@@ -112,6 +112,7 @@ bin/$(1): $$(OBJ)/filters/$(1).o $$($(1)_OBJ) $$(OBJ)/libcommon.a $$(VARIANT_STA
 	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$< $$($(1)_OBJ) $$(OBJ)/libcommon.a $$(LIBS)
 endef
 
+$(eval $(call parts,oplog-read,read))
 $(eval $(call parts,snap-export,export))
 $(eval $(call parts,snap-import,import))
 $(eval $(call parts,sync-check,check))
