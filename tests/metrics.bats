@@ -107,3 +107,77 @@ updated_since() {
 	assert_failure 2
 	assert_output --partial "--metrics $BATS_TEST_TMPDIR/no/such/dir/x.prom"
 }
+
+# clock_past T N: our clock is at least N seconds past T (a ts's seconds).
+clock_past() {
+	(($(date +%s) >= $1 + $2))
+}
+
+# The "T,I" of the first entry of the source's oplog after "T,I" $1.
+oplog_next() {
+	mongo_dump_bson "$SRC_URI" local.oplog.rs | oplog-show |
+		jq -r '.ts["$timestamp"] | "\(.t),\(.i)"' |
+		awk -F, -v t="${1%,*}" -v i="${1#*,}" '$1 > t || ($1 == t && $2 > i) { print; exit }'
+}
+
+# read_reached FILE T,I: the metrics FILE says the reader is at T,I.
+read_reached() {
+	[[ $(metric "$1" oplogkit_checkpoint_timestamp_seconds),$(metric "$1" oplogkit_checkpoint_increment) == "$2" ]]
+}
+
+# progress_lines_since FILE N: FILE has more than N lines of --progress.
+progress_lines_since() {
+	(($(grep -c ' entries/s, lag ' "$1") > $2))
+}
+
+@test "oplog-read's lag is 0 once it has read the newest entry, however long the source stays idle" {
+	db=$(unique_db idle)
+	cd "$BATS_TEST_TMPDIR"
+	since=$(oplog-read --now "$SRC_URI")
+	oplog-read --since "$since" -o spool.bson --progress --metrics read.prom "$SRC_URI" 2>read.err 3>&- &
+	pids+=($!)
+	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": 1}]}' >/dev/null
+	newest=$(oplog-read --now "$SRC_URI")
+	wait_for "the insert read" read_reached read.prom "$newest"
+	# The source now idle until that entry is 2 s old: its age would show.
+	wait_for "the newest entry to age" clock_past "${newest%,*}" 2
+	lines=$(grep -c ' entries/s, lag ' read.err || true)
+	stamp=$(metric read.prom oplogkit_metrics_updated_timestamp_seconds)
+	wait_for "a new progress line" progress_lines_since read.err "$lines"
+	wait_for "a rewrite of read.prom" updated_since read.prom "$stamp"
+	[[ $(grep ' entries/s, lag ' read.err | tail -n 1) =~ ,\ lag\ 0s,\ last\ ${newest}$ ]] ||
+		fail "not lag 0 at $newest: $(tail -n 3 read.err)"
+	assert_equal "$(metric read.prom oplogkit_lag_seconds)" 0.000
+	assert_equal "$(metric read.prom oplogkit_lag_entries)" 0
+}
+
+@test "oplog-read behind the source shows the age of the oldest entry it has not read" {
+	db=$(unique_db behind)
+	cd "$BATS_TEST_TMPDIR"
+	since=$(oplog-read --now "$SRC_URI")
+	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": 1}]}' >/dev/null
+	first=$(oplog-read --now "$SRC_URI")
+	# Entries 2 s apart, and the second 1 s old: the entry read and the
+	# next one have ages that differ, and the next one's is above 0.
+	wait_for "a later second" clock_past "${first%,*}" 2
+	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": 2}]}' >/dev/null
+	second=$(oplog-read --now "$SRC_URI")
+	wait_for "a later second" clock_past "${second%,*}" 1
+	before=$(date +%s)
+	run --separate-stderr oplog-read --since "$since" --count 1 --progress --metrics read.prom \
+	    -o spool.bson "$SRC_URI"
+	after=$(date +%s)
+	assert_success
+	read_ts=$(oplog-show spool.bson | jq -r 'select(.ns != "") | .ts["$timestamp"] | "\(.t),\(.i)"')
+	next=$(oplog_next "$read_ts")
+	[[ -n $next ]] || fail "no entry after $read_ts"
+	# The age of that next entry, as the line and the file say at the end.
+	[[ $(grep ' entries/s, lag ' <<<"$stderr" | tail -n 1) =~ lag\ ([0-9]+)s,\ last\ ${read_ts}$ ]] ||
+		fail "no progress line: $stderr"
+	lag=${BASH_REMATCH[1]}
+	((lag > 0 && lag >= before - ${next%,*} && lag <= after - ${next%,*})) ||
+		fail "lag $lag is not the age of $next ($before..$after)"
+	awk -v lag="$(metric read.prom oplogkit_lag_seconds)" -v low=$((before - ${next%,*})) \
+	    -v high=$((after + 1 - ${next%,*})) 'BEGIN { exit !(lag > 0 && lag >= low && lag <= high) }' ||
+		fail "metrics lag $(metric read.prom oplogkit_lag_seconds), not the age of $next"
+}

@@ -1,6 +1,15 @@
 /*
  * progress.c - what oplog-read says about itself: the --progress line on
  * stderr and the --metrics sample.
+ *
+ * Lag has one meaning in oplogkit (metrics.h): the age of the oldest
+ * source change not yet passed on, 0 when caught up, also when the source
+ * is idle. The reader has passed on what it has written, so its lag is 0
+ * when its last batch held all the source had (it has read up to the
+ * newest entry), else the age of the oldest entry after the last one
+ * written. Which entry that is, only the source knows: it is asked (one
+ * entry, its ts only) while behind, at most once a second, and only when
+ * --progress or --metrics shows the answer.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,10 +22,61 @@
 #include "metrics.h"
 #include "read.h"
 
-/* --metrics: the reader's lag is the age of the entry after the last one
- * written when the last batch was full, 0 when it was not (caught up). */
+#define LAG_ASK_S 1.0		/* ask the source for the oldest unread entry this often */
+
+/* The ts of the oplog's first entry after ts in *next (zero: none); false when the server failed. */
+static bool
+oplog_next(mongoc_client_t *client, timestamp_t ts, timestamp_t *next)
+{
+	mongoc_collection_t *oplog = mongoc_client_get_collection(client, "local", "oplog.rs");
+	bson_t *filter = BCON_NEW("ts", "{", "$gt", BCON_TIMESTAMP(ts.t, ts.i), "}");
+	/* No sort: natural order is oplog order, and a find stops after one entry. */
+	bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "ts", BCON_INT32(1), "}");
+	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(oplog, filter, opts, NULL);
+	const bson_t *doc;
+	bool ok = true;
+
+	*next = (timestamp_t){ 0, 0 };
+	if (mongoc_cursor_next(cursor, &doc))
+		*next = entry_ts(doc);
+	else
+		ok = !mongoc_cursor_error(cursor, NULL);
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(opts);
+	bson_destroy(filter);
+	mongoc_collection_destroy(oplog);
+	return ok;
+}
+
+/*
+ * The oldest entry not yet read, zero when caught up. Between questions
+ * the last answer stands (at most a second old). A failed question
+ * leaves the last answer, or, when that said caught up, the last entry
+ * written: a lag too large rather than a caught-up that is not true. The
+ * tail itself deals with a failing server.
+ */
+static timestamp_t
+lag_oldest_unread(struct session *s)
+{
+	const struct read_config *config = s->config;
+	timestamp_t next;
+
+	if (!s->behind)
+		return (timestamp_t){ 0, 0 };
+	if (config->metrics == NULL && config->metrics_log == NULL && !config->progress)
+		return s->last;	/* shown to no one */
+	if (s->lag_measured.tv_sec != 0 && clock_seconds_since(&s->lag_measured) < LAG_ASK_S)
+		return s->lag_oldest;
+	if (oplog_next(s->client, s->last, &next))
+		s->lag_oldest = next;
+	else if (s->lag_oldest.t == 0 && s->lag_oldest.i == 0)
+		s->lag_oldest = s->last;
+	clock_gettime(CLOCK_MONOTONIC, &s->lag_measured);
+	return s->lag_oldest;
+}
+
 static void
-metrics_note(const struct session *s)
+metrics_note(const struct session *s, timestamp_t oldest_unread)
 {
 	struct metrics_sample sample;
 
@@ -25,8 +85,8 @@ metrics_note(const struct session *s)
 	sample.bytes_read = s->bytes;
 	sample.batches = s->batches;
 	sample.errors = s->lost_cursors;
-	sample.caught_up = !s->behind;
-	sample.oldest_pending = s->last;
+	sample.caught_up = oldest_unread.t == 0 && oldest_unread.i == 0;
+	sample.oldest_pending = oldest_unread;
 	sample.checkpoint = s->last;
 	sample.phase = "reading";
 	metrics_update(&sample);
@@ -36,17 +96,24 @@ void
 progress_report(struct session *s, bool force)
 {
 	double elapsed = clock_seconds_since(&s->reported);
+	bool due = s->config->progress && (force || elapsed >= 1.0);
+	timestamp_t oldest_unread;
+	struct metrics_sample lag;
 	char last[32];
-	long lag;
 
-	metrics_note(s);
-	if (!s->config->progress || (!force && elapsed < 1.0))
+	if (!due && s->config->metrics == NULL && s->config->metrics_log == NULL)
 		return;
-	lag = s->last.t == 0 ? 0 : (long)time(NULL) - (long)s->last.t;
-	fprintf(stderr, "%s: %" PRIu64 " entries, %.1f MB, %.0f entries/s, lag %lds, last %s\n",
+	oldest_unread = lag_oldest_unread(s);
+	metrics_note(s, oldest_unread);
+	if (!due)
+		return;
+	memset(&lag, 0, sizeof(lag));
+	lag.caught_up = oldest_unread.t == 0 && oldest_unread.i == 0;
+	lag.oldest_pending = oldest_unread;
+	fprintf(stderr, "%s: %" PRIu64 " entries, %.1f MB, %.0f entries/s, lag %.0fs, last %s\n",
 	    die_progname(), s->written, (double)s->bytes / 1e6,
 	    elapsed > 0 ? (double)(s->written - s->reported_written) / elapsed : 0.0,
-	    lag < 0 ? 0 : lag, ts_format(s->last, last, sizeof(last)));
+	    metrics_lag_seconds(&lag, (double)time(NULL)), ts_format(s->last, last, sizeof(last)));
 	clock_gettime(CLOCK_MONOTONIC, &s->reported);
 	s->reported_written = s->written;
 }

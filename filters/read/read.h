@@ -75,13 +75,15 @@ struct session {
 	uint64_t total;		/* data entries in the stream, resumed ones too */
 	uint64_t written, bytes;	/* this run */
 	uint64_t batches, lost_cursors;	/* for --metrics */
-	bool behind;		/* the last batch was full: more is waiting */
+	bool behind;		/* the last batch was full, or we stopped: more may wait */
 	bool done;		/* --until or --count reached */
 	bool await;		/* the server waits for data (not FerretDB): see source_awaits */
 	bool warned_order;	/* said once that the server logged writes out of order */
 	long idle_ms;		/* polling: the next pause when idle */
 	struct timespec started, reported;
 	uint64_t reported_written;
+	struct timespec lag_measured;	/* progress.c: when lag_oldest was last asked */
+	timestamp_t lag_oldest;	/* the oldest entry not read then, zero: none */
 	char **open_txns;	/* transactions open at the start, emitted whole (see txn.c) */
 	size_t open_txn_count;
 	bool check_txns;	/* a fresh stream: a later link of one not found above is fatal */

@@ -120,6 +120,8 @@ batch_write(struct session *s, struct cursor *cursor, const bson_t *reply, const
 		if (!entry_write(s, data, length))
 			s->done = true;
 	}
+	if (s->done)
+		s->behind = true;	/* stopped by --count or --until: whether more waits, the source says */
 	cursor->entries += s->written - before;
 	s->batches++;
 	if (s->written > before && !stream_flush(s->out))
