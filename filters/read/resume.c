@@ -40,6 +40,19 @@ struct tail_bytes {
 	bool zstd_open;		/* a zstd frame was not closed */
 };
 
+/* The header's t0 and source (the masked URI it was read from). */
+static void
+header_read(const bson_t *header, struct spool *spool)
+{
+	bson_iter_t iter;
+	bson_t o;
+
+	spool->t0 = entry_ts(header);
+	if (entry_object(header, "o", &o) && bson_iter_init_find(&iter, &o, "source") &&
+	    BSON_ITER_HOLDS_UTF8(&iter))
+		snprintf(spool->source, sizeof(spool->source), "%s", bson_iter_utf8(&iter, NULL));
+}
+
 static void
 scan_spool(const char *path, struct scan *scan, struct spool *spool, struct recent *recent)
 {
@@ -63,18 +76,10 @@ scan_spool(const char *path, struct scan *scan, struct spool *spool, struct rece
 		scan->keep_end = scan->end;
 		if (ts_compare(entry_ts(entry), spool->last) > 0)
 			spool->last = entry_ts(entry);
-		if (!entry_is_header(entry))
-			recent_add(recent, entry_ts(entry));
 		if (entry_is_header(entry)) {
-			bson_t o;
-
-			spool->t0 = entry_ts(entry);
-			bson_iter_t iter;
-
-			if (entry_object(entry, "o", &o) && bson_iter_init_find(&iter, &o, "source") &&
-			    BSON_ITER_HOLDS_UTF8(&iter))
-				snprintf(spool->source, sizeof(spool->source), "%s", bson_iter_utf8(&iter, NULL));
+			header_read(entry, spool);
 		} else {
+			recent_add(recent, entry_ts(entry));
 			spool->entries++;
 		}
 	}
