@@ -118,6 +118,7 @@ $(eval $(call parts,snap-import,import))
 $(eval $(call parts,sync-check,check))
 $(eval $(call parts,entry-switch,switch))
 $(eval $(call parts,source-retire,retire))
+$(eval $(call parts,oplog-filter,filter))
 
 bin/oplogkit-loadgen: examples/loadgen.c $(OBJ)/libcommon.a $(VARIANT_STAMP) common/*.h
 	@mkdir -p bin
@@ -150,8 +151,18 @@ $(FUZZ_OBJ)/libcommon.a: $(patsubst common/%.c,$(FUZZ_OBJ)/common/%.o,$(COMMON_S
 	rm -f $@
 	ar rcs $@ $^
 
-$(FUZZ_OBJ)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)/libcommon.a common/*.h filters/*.c
+$(FUZZ_OBJ)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)/libcommon.a common/*.h
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ)/libcommon.a $(LIBS)
+
+# fuzz_filter links oplog-filter's engine (filters/filter/), compiled the same way.
+FUZZ_FILTER_OBJ = $(patsubst filters/filter/%.c,$(FUZZ_OBJ)/filter/%.o,$(wildcard filters/filter/*.c))
+
+$(FUZZ_OBJ)/filter/%.o: filters/filter/%.c filters/filter/*.h common/*.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_OBJ)/fuzz_filter: tests/fuzz/fuzz_filter.c $(FUZZ_FILTER_OBJ) $(FUZZ_OBJ)/libcommon.a common/*.h filters/filter/*.h
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_FILTER_OBJ) $(FUZZ_OBJ)/libcommon.a $(LIBS)
 
 fuzz: $(FUZZ_BINS)
 

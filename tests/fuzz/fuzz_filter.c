@@ -2,8 +2,8 @@
  * fuzz_filter.c - libFuzzer entry point for oplog-filter's entry rules:
  * selection by namespace and op, renames, commands judged by the
  * collections in o, applyOps reached into, straddling renames and
- * dropDatabase rewritten. filters/oplog-filter.c is compiled in (its
- * main renamed) so that filter_stream runs exactly as in the program.
+ * dropDatabase rewritten. It links oplog-filter's engine (filters/filter/)
+ * and drives filter_stream exactly as the program does.
  *
  * The input is text, a NUL, then a stream. Text lines: "+GLOB", "-GLOB",
  * "~RE", ">FROM=TO" as in fuzz_ns.c, "Oiudcn" the --op list, "S<ts>"
@@ -18,27 +18,32 @@
  *
  * make fuzz builds it; make fuzz-short runs it; see tests/fuzz/README.
  */
-#define main oplog_filter_main
-int main(int, char *[]);
-#include "../../filters/oplog-filter.c"
-#undef main
-
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "die.h"
+#include "entry.h"
+#include "ns.h"
+#include "stream.h"
+#include "../../filters/filter/filter.h"
 
 #define STRING_MAX 100
 #define RULE_MAX 32
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The rules of the current input; its filter is made anew for each. */
+static struct filter_config config;
+
 static void
-reset_options(void)
+reset_config(void)
 {
-	ns_filter_free(opt.filter);
-	memset(&opt, 0, sizeof(opt));
-	memset(&run, 0, sizeof(run));
-	opt.filter = ns_filter_new();
+	ns_filter_free(config.filter);
+	memset(&config, 0, sizeof(config));
+	config.filter = ns_filter_new();
 }
 
 static void
@@ -47,23 +52,19 @@ take_line(char *line)
 	if (strlen(line) > RULE_MAX + 1)
 		return;
 	switch (line[0]) {
-	case '+': (void)ns_filter_include(opt.filter, line + 1); break;
-	case '-': (void)ns_filter_exclude(opt.filter, line + 1); break;
+	case '+': (void)ns_filter_include(config.filter, line + 1); break;
+	case '-': (void)ns_filter_exclude(config.filter, line + 1); break;
 	case '~':
 		if (strchr(line, '{') == NULL && strlen(line) <= 17)	/* see fuzz_ns.c */
-			(void)ns_filter_include_regex(opt.filter, line + 1);
+			(void)ns_filter_include_regex(config.filter, line + 1);
 		break;
-	case '>': (void)ns_filter_rename(opt.filter, line + 1); break;
-	case 'S': opt.have_since = ts_parse(line + 1, &opt.since); break;
-	case 'U': opt.have_until = ts_parse(line + 1, &opt.until); break;
+	case '>': (void)ns_filter_rename(config.filter, line + 1); break;
+	case 'S': config.have_since = ts_parse(line + 1, &config.since); break;
+	case 'U': config.have_until = ts_parse(line + 1, &config.until); break;
 	case 'O':
-		opt.op_given = true;
-		for (const char *p = line + 1; *p != '\0'; p++) {
-			const char *at = strchr(op_names, *p);
-
-			if (at != NULL)
-				opt.ops[at - op_names] = true;
-		}
+		config.op_given = true;
+		for (const char *p = line + 1; *p != '\0'; p++)
+			(void)filter_select_op(&config, *p);	/* other letters: ignored */
 		break;
 	default: break;
 	}
@@ -79,8 +80,6 @@ parse_rules(const uint8_t *data, size_t length)
 	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
 		take_line(line);
 	free(text);
-	opt.renaming = ns_has_renames(opt.filter);
-	opt.selecting = ns_filter_is_set(opt.filter);
 }
 
 /* Whether every string (and key) inside doc is short. */
@@ -163,13 +162,13 @@ filter_once(int fd)
 {
 	int out = memfd_new("fuzz-out");
 	stream_reader *reader = stream_open_fd(fd, "fuzz");
+	struct filter x;
 
-	run.out = writer_on(out);
-	filter_stream(reader);
+	filter_init(&x, &config, writer_on(out));
+	filter_stream(&x, reader);
 	stream_close(reader);
-	if (!stream_finish(run.out) || lseek(out, 0, SEEK_SET) != 0)
+	if (!stream_finish(x.out) || lseek(out, 0, SEEK_SET) != 0)
 		abort();
-	run.out = NULL;
 	return out;
 }
 
@@ -202,19 +201,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *nul = memchr(data, '\0', size);
 	size_t text_length = nul != NULL ? (size_t)(nul - data) : size;
 	int prefix, once, twice;
-	bool no_rules;
+	bool no_rules, renaming;
 
 	if (nul == NULL || text_length > 1024)
 		return 0;
-	reset_options();
+	reset_config();
 	parse_rules(data, text_length);
-	no_rules = !opt.selecting && !opt.renaming && !opt.op_given && !opt.have_since &&
-	    !opt.have_until;
+	renaming = ns_has_renames(config.filter);
+	no_rules = !ns_filter_is_set(config.filter) && !renaming && !config.op_given &&
+	    !config.have_since && !config.have_until;
 	prefix = valid_prefix(nul + 1, size - text_length - 1);
 	once = filter_once(prefix);
 	if (no_rules && !same_bytes(prefix, once))
 		abort();
-	if (!opt.renaming) {
+	if (!renaming) {
 		twice = filter_once(once);
 		if (lseek(once, 0, SEEK_SET) != 0)
 			abort();
