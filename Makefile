@@ -119,6 +119,7 @@ $(eval $(call parts,sync-check,check))
 $(eval $(call parts,entry-switch,switch))
 $(eval $(call parts,source-retire,retire))
 $(eval $(call parts,oplog-filter,filter))
+$(eval $(call parts,migrate-report,report))
 
 bin/oplogkit-loadgen: examples/loadgen.c $(OBJ)/libcommon.a $(VARIANT_STAMP) common/*.h
 	@mkdir -p bin

@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /*
  * The one exit-status rule (DESIGN.md "Errors and exit status"). A
