@@ -10,18 +10,18 @@ setup() {
 	OPLOG=$FIXTURES/mongo-tools/mongorestore/testdata/oplogdump/oplog.bson
 }
 
-@test "oplog-filter on a full disk: exit 1 naming the output and ENOSPC" {
+@test "oplog-filter on a full disk: exit 6 (a local failure) naming the output and ENOSPC" {
 	run timeout 20 oplog-filter -o /dev/full "$OPLOG"
-	assert_failure 1
+	assert_failure 6
 	assert_output --partial "oplog-filter: /dev/full: write failed: No space left on device"
 	run timeout 20 sh -c "oplog-filter -z < '$OPLOG' > /dev/full"
-	assert_failure 1
+	assert_failure 6
 	assert_output --partial "stdout: write failed: No space left on device"
 }
 
-@test "oplog-read on a full disk: exit 1 at once, not a spool that looks whole" {
+@test "oplog-read on a full disk: exit 6 (a local failure) at once, not a spool that looks whole" {
 	run timeout 20 oplog-read --since 0 -o /dev/full "$SRC_URI"
-	assert_failure 1
+	assert_failure 6
 	assert_output --partial "oplog-read: /dev/full: write failed: No space left on device"
 }
 

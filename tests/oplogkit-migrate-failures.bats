@@ -137,13 +137,13 @@ status_json() {
 	ln -s /dev/full "$work/spool.bson"
 	ln -s /dev/full "$work/log/oplog-read.log"
 	migrate "$SRC_URI" "$DST_URI"
-	assert_equal "$rc" 4
-	grep -q "the capture stopped.*: oplog-read exit 1 (failed): oplog-read: $work/spool.bson: write failed: No space left on device" out ||
+	assert_equal "$rc" 6
+	grep -q "the capture stopped.*: oplog-read exit 6 (local failure): oplog-read: $work/spool.bson: write failed: No space left on device" out ||
 		fail "the reason is not on stderr"
 	run oplogkit-migrate status -w "$work"
-	assert_line "reader: failed: oplog-read exit 1 (failed): oplog-read: $work/spool.bson: write failed: No space left on device"
+	assert_line "reader: failed: oplog-read exit 6 (local failure): oplog-read: $work/spool.bson: write failed: No space left on device"
 	status_json
-	assert_equal "$(jq -r '.children.reader | "\(.state) \(.exit) \(.reason)"' status.json)" "failed 1 failed"
+	assert_equal "$(jq -r '.children.reader | "\(.state) \(.exit) \(.reason)"' status.json)" "failed 6 local failure"
 	[[ $(jq -r .children.reader.last status.json) == *'No space left on device' ]]
 }
 

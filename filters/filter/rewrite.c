@@ -91,7 +91,7 @@ split_namespace(const struct filter *x, const char *ns, char *command_ns, size_t
 	ns_database(ns, db, sizeof(db));
 	n = snprintf(command_ns, size, "%s.$cmd", db);
 	if (n < 0 || (size_t)n >= size)
-		die(EXIT_DIFFERENT, "%s: entry %" PRIu64 ": database name too long: %.64s...",
+		die(EXIT_BAD_STREAM, "%s: entry %" PRIu64 ": database name too long: %.64s...",
 		    x->name, x->entry, db);
 	return ns[strlen(db)] == '.' ? ns + strlen(db) + 1 : "";
 }

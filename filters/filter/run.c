@@ -53,7 +53,7 @@ filter_run(const struct filter_config *config, char *const files[], int count)
 	cli_catch_signals();
 	out = stream_create(config->output, config->zstd_level, false);
 	if (out == NULL)
-		return EXIT_DIFFERENT;
+		return EXIT_LOCAL;
 	filter_init(&x, config, out);
 	for (k = 0; (k < count || k == 0) && !cli_stop; k++) {
 		stream_reader *reader = stream_open(k < count ? files[k] : NULL);
@@ -66,7 +66,7 @@ filter_run(const struct filter_config *config, char *const files[], int count)
 		stream_close(reader);
 	}
 	if (!stream_finish(out))
-		return EXIT_DIFFERENT;
+		return EXIT_LOCAL;
 	return EXIT_DONE;
 }
 
@@ -86,7 +86,7 @@ lossy(struct filter *x, const char *fmt, ...)
 void
 too_large(const struct filter *x)
 {
-	die(EXIT_DIFFERENT, "%s: entry %" PRIu64 ": the rewritten entry is too large",
+	die(EXIT_BAD_STREAM, "%s: entry %" PRIu64 ": the rewritten entry is too large",
 	    x->name, x->entry);
 }
 
@@ -99,7 +99,7 @@ sink_put(struct filter *x, struct sink *sink, const bson_t *doc)
 
 	if (sink->array == NULL) {
 		if (!stream_write(x->out, doc))
-			exit(EXIT_DIFFERENT);
+			exit(EXIT_LOCAL);
 		x->written++;
 		return;
 	}
@@ -127,7 +127,7 @@ write_frame(struct filter *x, const stream_reader *reader)
 	const uint8_t *frame = stream_frame(reader, &length);
 
 	if (!stream_write_raw(x->out, frame, length))
-		exit(EXIT_DIFFERENT);
+		exit(EXIT_LOCAL);
 }
 
 /*
@@ -154,7 +154,7 @@ write_trailer(struct filter *x, const stream_reader *reader, const bson_t *entry
 		last = config->until;
 	marker_trailer(&trailer, x->written, last);
 	if (!stream_write(x->out, &trailer))
-		exit(EXIT_DIFFERENT);
+		exit(EXIT_LOCAL);
 	bson_destroy(&trailer);
 }
 
@@ -177,7 +177,7 @@ filter_stream(struct filter *x, stream_reader *reader)
 			break;
 		if (status == STREAM_AGAIN) {
 			if (!stream_flush(x->out))
-				exit(EXIT_DIFFERENT);
+				exit(EXIT_LOCAL);
 			continue;
 		}
 		if (status != STREAM_ENTRY)

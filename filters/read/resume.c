@@ -102,7 +102,7 @@ zstd_tail_bytes(const char *path, int fd, uint64_t at, struct tail_bytes *tail)
 	ssize_t n;
 
 	if (zstd == NULL)
-		die(EXIT_DIFFERENT, "%s: cannot create a zstd decompressor", path);
+		die(EXIT_LOCAL, "%s: cannot create a zstd decompressor", path);
 	while ((n = read(fd, in, in_size)) > 0) {
 		ZSTD_inBuffer zin = { in, (size_t)n, 0 };
 
@@ -120,7 +120,7 @@ zstd_tail_bytes(const char *path, int fd, uint64_t at, struct tail_bytes *tail)
 		}
 	}
 	if (n < 0)
-		die(EXIT_DIFFERENT, "%s: read failed: %s", path, strerror(errno));
+		die(EXIT_LOCAL, "%s: read failed: %s", path, strerror(errno));
 	tail->zstd_open = hint != 0;
 	ZSTD_freeDStream(zstd);
 	free(in);
@@ -136,14 +136,14 @@ read_tail_bytes(const char *path, bool compressed, uint64_t at, struct tail_byte
 
 	memset(tail, 0, sizeof(*tail));
 	if (fd < 0 || fstat(fd, &st) != 0)
-		die(EXIT_DIFFERENT, "%s: %s", path, strerror(errno));
+		die(EXIT_LOCAL, "%s: %s", path, strerror(errno));
 	if (compressed) {
 		zstd_tail_bytes(path, fd, at, tail);
 	} else {
 		tail->total = (uint64_t)st.st_size;
 		n = pread(fd, tail->head, sizeof(tail->head), (off_t)at);
 		if (n < 0)
-			die(EXIT_DIFFERENT, "%s: read failed: %s", path, strerror(errno));
+			die(EXIT_LOCAL, "%s: read failed: %s", path, strerror(errno));
 		tail->head_length = (size_t)n;
 	}
 	close(fd);
@@ -181,23 +181,23 @@ rewrite_zstd(const char *path, uint64_t keep, int level)
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.resume-tmp", path) >= sizeof(tmp))
 		die(EXIT_USAGE, "%s: path too long", path);
 	if (reader == NULL || (writer = stream_create(tmp, level, false)) == NULL)
-		exit(EXIT_DIFFERENT);
+		exit(EXIT_LOCAL);
 	while (copied < keep && stream_next(reader, &entry) == STREAM_ENTRY) {
 		uint32_t length;
 		const uint8_t *frame = stream_frame(reader, &length);
 
 		if (!stream_write_raw(writer, frame, length))
-			exit(EXIT_DIFFERENT);
+			exit(EXIT_LOCAL);
 		copied++;
 	}
 	stream_close(reader);
 	if (copied != keep)
-		die(EXIT_DIFFERENT, "%s: changed while being rewritten", path);
+		die(EXIT_LOCAL, "%s: changed while being rewritten", path);
 	if (!stream_finish(writer))
-		exit(EXIT_DIFFERENT);
+		exit(EXIT_LOCAL);
 	fd = open(tmp, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0)
-		die(EXIT_DIFFERENT, "%s: cannot replace it with %s: %s", path, tmp, strerror(errno));
+		die(EXIT_LOCAL, "%s: cannot replace it with %s: %s", path, tmp, strerror(errno));
 }
 
 /*
@@ -240,6 +240,6 @@ spool_resume(const struct read_config *config, const char *path, struct spool *s
 	if (config->zstd_level > 0)
 		die(EXIT_USAGE, "--zstd: %s is plain BSON; a resumed spool keeps its format", path);
 	if (scan.keep_end < tail.total && truncate(path, (off_t)scan.keep_end) != 0)
-		die(EXIT_DIFFERENT, "%s: cannot truncate to %" PRIu64 " bytes: %s", path,
+		die(EXIT_LOCAL, "%s: cannot truncate to %" PRIu64 " bytes: %s", path,
 		    scan.keep_end, strerror(errno));
 }

@@ -23,7 +23,7 @@ print_newest(mongoc_client_t *client, long retry_for_ms)
 
 	printf("%s\n", ts_format(source_newest(client, retry_for_ms), text, sizeof(text)));
 	if (fflush(stdout) != 0 || ferror(stdout))
-		die(EXIT_DIFFERENT, "stdout: write failed");
+		die(EXIT_LOCAL, "stdout: write failed");
 	return EXIT_DONE;
 }
 
@@ -102,11 +102,11 @@ read_run(const struct read_config *config, const char *uri)
 	session.out = stream_create(config->resume != NULL ? config->resume : config->output, level,
 	    config->resume != NULL);
 	if (session.out == NULL)
-		return EXIT_DIFFERENT;
+		return EXIT_LOCAL;
 	if (config->resume == NULL) {
 		marker_header(&marker, "oplog", conn_masked(session.client), session.last);
 		if (!marker_write(&session, &marker, false))
-			return EXIT_DIFFERENT;
+			return EXIT_LOCAL;
 		txn_prelude_write(&session);
 	}
 
@@ -114,7 +114,7 @@ read_run(const struct read_config *config, const char *uri)
 
 	marker_trailer(&marker, session.total, session.last);
 	if (!marker_write(&session, &marker, true))
-		return EXIT_DIFFERENT;
+		return EXIT_LOCAL;
 	progress_report(&session, true);
 	metrics_stop(cli_stop ? "stopped" : "done");
 	session_free(&session);

@@ -75,7 +75,7 @@ entry_write(struct session *s, const uint8_t *data, uint32_t length)
 	if (s->check_txns)
 		txn_link_check(s, &entry);
 	if (!stream_write_raw(s->out, data, length))
-		exit(EXIT_DIFFERENT);
+		exit(EXIT_LOCAL);
 	s->total++;
 	s->written++;
 	s->bytes += length;
@@ -125,7 +125,7 @@ batch_write(struct session *s, struct cursor *cursor, const bson_t *reply, const
 	cursor->entries += s->written - before;
 	s->batches++;
 	if (s->written > before && !stream_flush(s->out))
-		exit(EXIT_DIFFERENT);
+		exit(EXIT_LOCAL);
 }
 
 static int64_t

@@ -211,7 +211,7 @@ txn_prelude_write(struct session *s)
 
 			entry_txn_name(chain.entries[k], key, sizeof(key));
 			if (!stream_write(s->out, chain.entries[k]))
-				exit(EXIT_DIFFERENT);
+				exit(EXIT_LOCAL);
 			s->total++;
 			s->written++;
 			s->bytes += chain.entries[k]->len;
@@ -220,7 +220,7 @@ txn_prelude_write(struct session *s)
 			s->open_txns[s->open_txn_count++] = xstrdup(key);
 		}
 		if (!stream_flush(s->out))
-			exit(EXIT_DIFFERENT);
+			exit(EXIT_LOCAL);
 		warnmsg("%s falls inside open transactions: the stream starts with the %zu "
 		    "link(s) they wrote at or before it", s->start_name, chain.count);
 	}
