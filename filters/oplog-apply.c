@@ -196,26 +196,6 @@ client_close(mongoc_client_t *client)
 	mongoc_client_destroy(client);
 }
 
-static void
-progress(struct applier *app, struct timespec *last)
-{
-	static uint64_t last_entries;	/* the reading thread's */
-	double elapsed = clock_seconds_since(last);
-	time_t now = time(NULL);
-	char ts[32];
-
-	if (elapsed < 1.0)
-		return;
-	workers_collect(app->workers, &app->count);
-	fprintf(stderr, "oplog-apply: %" PRIu64 " entries, %.0f/s, %" PRIu64 " applied, "
-	    "%" PRIu64 " batches, at %s, lag %lds\n", app->count.entries,
-	    (double)(app->count.entries - last_entries) / elapsed, counters_applied(&app->count),
-	    app->count.batches, ts_format(app->saved_ts, ts, sizeof(ts)),
-	    app->saved_ts.t > 0 ? (long)now - (long)app->saved_ts.t : 0L);
-	last_entries = app->count.entries;
-	clock_gettime(CLOCK_MONOTONIC, last);
-}
-
 /* What --metrics needs beyond the counters: what is read and not yet applied. */
 struct watch {
 	uint64_t bytes_read;
@@ -223,8 +203,10 @@ struct watch {
 	timestamp_t pending_first;	/* the oldest entry read since then */
 };
 
+/* What is applied and what is not, for --metrics and --progress alike. */
 static void
-watch_note(const struct applier *app, struct watch *watch, const char *phase)
+watch_sample(const struct applier *app, struct watch *watch, const char *phase,
+    struct metrics_sample *out)
 {
 	struct metrics_sample sample;
 
@@ -245,7 +227,38 @@ watch_note(const struct applier *app, struct watch *watch, const char *phase)
 	sample.pending_known = true;
 	sample.checkpoint = app->saved_ts;
 	sample.phase = phase;
+	*out = sample;
+}
+
+static void
+watch_note(const struct applier *app, struct watch *watch, const char *phase)
+{
+	struct metrics_sample sample;
+
+	watch_sample(app, watch, phase, &sample);
 	metrics_update(&sample);
+}
+
+/* The --progress line; its lag is the metrics' (common/metrics.h). */
+static void
+progress(struct applier *app, struct watch *watch, struct timespec *last)
+{
+	static uint64_t last_entries;	/* the reading thread's */
+	double elapsed = clock_seconds_since(last);
+	struct metrics_sample sample;
+	char ts[32];
+
+	if (elapsed < 1.0)
+		return;
+	workers_collect(app->workers, &app->count);
+	watch_sample(app, watch, "applying", &sample);
+	fprintf(stderr, "oplog-apply: %" PRIu64 " entries, %.0f/s, %" PRIu64 " applied, "
+	    "%" PRIu64 " batches, at %s, lag %.0fs\n", app->count.entries,
+	    (double)(app->count.entries - last_entries) / elapsed, counters_applied(&app->count),
+	    app->count.batches, ts_format(app->saved_ts, ts, sizeof(ts)),
+	    metrics_lag_seconds(&sample, (double)time(NULL)));
+	last_entries = app->count.entries;
+	clock_gettime(CLOCK_MONOTONIC, last);
 }
 
 static void
@@ -276,7 +289,7 @@ apply_stream(struct applier *app, const struct options *opt, timestamp_t resume_
 			stream_die(app->reader);
 		}
 		if (opt->progress)
-			progress(app, &last_progress);
+			progress(app, &watch, &last_progress);
 		if (status == STREAM_AGAIN) {
 			applier_flush(app);	/* input idle: do not sit on work */
 			watch_note(app, &watch, "following");

@@ -125,6 +125,11 @@ read_reached() {
 	[[ $(metric "$1" oplogkit_checkpoint_timestamp_seconds),$(metric "$1" oplogkit_checkpoint_increment) == "$2" ]]
 }
 
+# apply_progress_since FILE N: FILE has more than N of oplog-apply's lines.
+apply_progress_since() {
+	(($(grep -c '^oplog-apply: .*, lag ' "$1") > $2))
+}
+
 # progress_lines_since FILE N: FILE has more than N lines of --progress.
 progress_lines_since() {
 	(($(grep -c ' entries/s, lag ' "$1") > $2))
@@ -149,6 +154,27 @@ progress_lines_since() {
 		fail "not lag 0 at $newest: $(tail -n 3 read.err)"
 	assert_equal "$(metric read.prom oplogkit_lag_seconds)" 0.000
 	assert_equal "$(metric read.prom oplogkit_lag_entries)" 0
+}
+
+@test "oplog-apply's --progress lag is 0 once it has applied all it read, however long the input stays idle" {
+	db=$(unique_db applyidle)
+	cd "$BATS_TEST_TMPDIR"
+	since=$(oplog-read --now "$SRC_URI")
+	# A live capture: its spool has no trailer, so the applier follows it.
+	oplog-read --since "$since" -o spool.bson --metrics read.prom "$SRC_URI" 2>read.err 3>&- &
+	pids+=($!)
+	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": 1}]}' >/dev/null
+	newest=$(oplog-read --now "$SRC_URI")
+	wait_for "the insert read" read_reached read.prom "$newest"
+	oplog-apply --follow --name "$db" --progress --metrics apply.prom spool.bson "$DST_URI" 2>apply.err 3>&- &
+	pids+=($!)
+	wait_for "the insert applied" read_reached apply.prom "$newest"
+	wait_for "the applied entry to age" clock_past "${newest%,*}" 2
+	lines=$(grep -c '^oplog-apply: .*, lag ' apply.err || true)
+	wait_for "a new progress line" apply_progress_since apply.err "$lines"
+	[[ $(grep '^oplog-apply: .*, lag ' apply.err | tail -n 1) =~ ,\ at\ ${newest},\ lag\ 0s$ ]] ||
+		fail "not lag 0 at $newest: $(tail -n 3 apply.err)"
+	assert_equal "$(metric apply.prom oplogkit_lag_seconds)" 0.000
 }
 
 @test "oplog-read behind the source shows the age of the oldest entry it has not read" {
