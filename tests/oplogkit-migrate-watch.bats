@@ -168,6 +168,10 @@ wait_metrics_after() {
 	grep -q "<strong id=\"window\" data-ms=\"$window\">$window ms</strong>" "$work/report.html" ||
 		fail "no window of $window ms in the report: $(grep -o '<p id="summary">.*' "$work/report.html")"
 	grep -q '<rect class="window"' "$work/report.html" || fail "the window is not drawn"
+	# The phases' text is escaped once: "->" shows as it was written.
+	grep -q 'target -&gt; source stream running from' "$work/report.html" || fail "the reverse phase's text"
+	! grep -q '[<>]\(gt\|lt\);\|&amp;\(gt\|lt\|amp\|quot\);' "$work/report.html" ||
+		fail "text escaped wrongly: $(grep -o '.\{20\}[<>&]\(gt\|lt\|amp\);.\{20\}' "$work/report.html" | head -n 3)"
 
 	# Entries applied: what the applier said at its end, and what the
 	# spool holds of this database's writes.
