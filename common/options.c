@@ -319,6 +319,26 @@ options_uri(const struct program *program, const struct conn_options *conn, cons
 }
 
 void
+options_uri_pair(const struct program *program, const struct conn_options *conn,
+    int count, char **operands, const char *const *named, char **source_uri, char **target_uri)
+{
+	const char *source = named != NULL ? named[0] : NULL;
+	const char *target = named != NULL ? named[1] : NULL;
+
+	if (count == 1 || (count == 2 && (source != NULL || target != NULL))) {
+		warnmsg(named != NULL ? "give SOURCE and TARGET as two operands or as --source and --target"
+		    : "give both SOURCE and TARGET, or neither (then the files or environment)");
+		options_usage_error(program);
+	}
+	if (count == 2) {
+		source = operands[0];
+		target = operands[1];
+	}
+	*source_uri = conn_uri_resolve(source, conn->source_file, "OPLOGKIT_SOURCE_URI");
+	*target_uri = conn_uri_resolve(target, conn->target_file, "OPLOGKIT_TARGET_URI");
+}
+
+void
 options_retry_for(const char *name, const char *argument, void *unused)
 {
 	(void)unused;

@@ -139,6 +139,17 @@ void options_retry_for(const char *name, const char *argument, void *unused);
 const char *options_uri(const struct program *program, const struct conn_options *conn,
     const char *operand);
 
+/*
+ * The two URIs of a two-server program, each malloc'd: SOURCE and TARGET
+ * given as the count operands (both or neither: one is a usage error),
+ * else as named (the program's --source and --target, { source, target };
+ * NULL for a program without them: operands and those options do not
+ * mix), else each from --source-uri-file/--target-uri-file, else
+ * $OPLOGKIT_SOURCE_URI/$OPLOGKIT_TARGET_URI (conn_uri_resolve).
+ */
+void options_uri_pair(const struct program *program, const struct conn_options *conn,
+    int count, char **operands, const char *const *named, char **source_uri, char **target_uri);
+
 /* The whole connection group, for a program of one server or of two. */
 #define OPT_CONNECTION(c) OPT_URI_FILE(c), OPT_TLS_RETRY(c)
 #define OPT_CONNECTIONS(c) OPT_URI_FILES(c), OPT_TLS_RETRY(c)

@@ -31,7 +31,8 @@
 #include "options.h"
 #include "switch/switch.h"
 
-static void read_command_line(struct switch_config *config, int argc, char **argv);
+static void read_command_line(struct switch_config *config, int argc, char **argv,
+    char **source_uri, char **target_uri);
 
 int
 main(int argc, char **argv)
@@ -44,9 +45,7 @@ main(int argc, char **argv)
 	int status;
 
 	die_init(argv[0]);
-	read_command_line(&config, argc, argv);
-	source_uri = conn_uri_resolve(config.source, config.conn.source_file, "OPLOGKIT_SOURCE_URI");
-	target_uri = conn_uri_resolve(config.target, config.conn.target_file, "OPLOGKIT_TARGET_URI");
+	read_command_line(&config, argc, argv, &source_uri, &target_uri);
 	status = switch_run(&config, source_uri, target_uri);
 	free(source_uri);
 	free(target_uri);
@@ -106,7 +105,8 @@ parse_fence_option(const char *name, const char *text, void *value)
 }
 
 static void
-read_command_line(struct switch_config *config, int argc, char **argv)
+read_command_line(struct switch_config *config, int argc, char **argv, char **source_uri,
+    char **target_uri)
 {
 	static const struct program program = {
 		.name = "entry-switch",
@@ -158,15 +158,12 @@ read_command_line(struct switch_config *config, int argc, char **argv)
 	};
 	int first = options_parse(&program, table, argc, argv);
 
-	if (argc - first == 1 ||
-	    (argc - first == 2 && (config->source != NULL || config->target != NULL))) {
-		warnmsg("give SOURCE and TARGET as two operands or as --source and --target");
-		options_usage_error(&program);
-	}
-	if (argc - first == 2) {
-		config->source = argv[first];
-		config->target = argv[first + 1];
-	}
+	const char *named[2];
+
 	check_options(config);
+	named[0] = config->source;
+	named[1] = config->target;
+	options_uri_pair(&program, &config->conn, argc - first, argv + first, named, source_uri,
+	    target_uri);
 }
 

@@ -32,7 +32,7 @@
 #include "retire/retire.h"
 
 static void read_command_line(struct retire_config *config, int argc, char **argv,
-    const char **source, const char **target);
+    char **source_uri, char **target_uri);
 
 int
 main(int argc, char **argv)
@@ -40,7 +40,6 @@ main(int argc, char **argv)
 	struct retire_config config = {
 		.reverse_name = "default", .fresh_ms = 60 * 1000, .rechecks = 5,
 	};
-	const char *source_arg, *target_arg;
 	char *source_uri, *target_uri;
 	int status;
 
@@ -48,9 +47,7 @@ main(int argc, char **argv)
 	config.filter = ns_filter_new();
 	ns_filter_use_defaults(config.filter);
 	config.select.filter = config.filter;
-	read_command_line(&config, argc, argv, &source_arg, &target_arg);
-	source_uri = conn_uri_resolve(source_arg, config.conn.source_file, "OPLOGKIT_SOURCE_URI");
-	target_uri = conn_uri_resolve(target_arg, config.conn.target_file, "OPLOGKIT_TARGET_URI");
+	read_command_line(&config, argc, argv, &source_uri, &target_uri);
 	status = retire_run(&config, source_uri, target_uri);
 	ns_filter_free(config.filter);
 	options_ns_select_free(&config.select);
@@ -71,8 +68,8 @@ parse_since(const char *name, const char *text, void *value)
 
 /* The SOURCE TARGET operands, or NULLs. */
 static void
-read_command_line(struct retire_config *config, int argc, char **argv, const char **source,
-    const char **target)
+read_command_line(struct retire_config *config, int argc, char **argv, char **source_uri,
+    char **target_uri)
 {
 	static const struct program program = {
 		.name = "source-retire",
@@ -103,17 +100,13 @@ read_command_line(struct retire_config *config, int argc, char **argv, const cha
 	};
 	int first = options_parse(&program, table, argc, argv);
 
-	if (argc - first == 1) {
-		warnmsg("give both SOURCE and TARGET, or neither (then the files or environment)");
-		options_usage_error(&program);
-	}
-	*source = first < argc ? argv[first] : NULL;
-	*target = first < argc ? argv[first + 1] : NULL;
 	if (config->yes && config->dry_run)
 		die(EXIT_USAGE, "--yes and --dry-run: choose one");
 	/* Without the switch ts there is no telling who wrote to the source. */
 	if (!config->has_since)
 		die(EXIT_USAGE, "--since: the source's ts at the switch is required (entry-switch's "
 		    "drain line)");
+	options_uri_pair(&program, &config->conn, argc - first, argv + first, NULL, source_uri,
+	    target_uri);
 }
 

@@ -105,10 +105,6 @@ read_command_line(struct check_config *config, int argc, char **argv, char **sou
 	int first = options_parse(&program, table, argc, argv);
 
 	options_ns_select_free(&select);
-	if (argc - first == 1) {
-		warnmsg("give both SOURCE and TARGET, or neither (then the files or environment)");
-		options_usage_error(&program);
-	}
 	if (config->in_flight_ok && config->recheck == NULL)
 		die(EXIT_USAGE, "--in-flight-ok is for --recheck: only a recheck tells what is in flight");
 	if ((config->lag_only || config->watch) && config->recheck != NULL)
@@ -116,9 +112,7 @@ read_command_line(struct check_config *config, int argc, char **argv, char **sou
 	/* BSON is for pipes and files: a person at a terminal reads JSON lines. */
 	if (config->output == NULL && !config->json && isatty(STDOUT_FILENO))
 		config->json = true;
-	*source_uri = conn_uri_resolve(first < argc ? argv[first] : NULL, config->conn.source_file,
-	    "OPLOGKIT_SOURCE_URI");
-	*target_uri = conn_uri_resolve(first < argc ? argv[first + 1] : NULL, config->conn.target_file,
-	    "OPLOGKIT_TARGET_URI");
+	options_uri_pair(&program, &config->conn, argc - first, argv + first, NULL, source_uri,
+	    target_uri);
 }
 
