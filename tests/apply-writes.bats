@@ -7,57 +7,7 @@
 # copy with --batch 1: the same documents each time.
 
 load lib/helpers
-
-JSON2BSON=${OPLOGKIT_TOOLS_DIR:-$ROOT/build/plain/tools}/json2bson
-
-json2bson() { "$JSON2BSON" "$@"; }
-
-# Canonical Extended JSON lines of JSON documents, in the order given
-# (write them sorted by _id, as mongo_dump prints the target).
-documents() { json2bson | oplog-show; }
-
-# setup_db DB: collection c holding $BATS_TEST_TMPDIR/before.json, with
-# the unique index on k when $BATS_TEST_TMPDIR/unique exists.
-setup_db() {
-	local db=$1
-	if [[ -s $BATS_TEST_TMPDIR/before.json ]]; then
-		mongo_insert "$DST_URI" "$db.c" <"$BATS_TEST_TMPDIR/before.json"
-	else
-		mongo_cmd "$DST_URI" "$db" '{"create": "c"}' >/dev/null
-	fi
-	if [[ -e $BATS_TEST_TMPDIR/unique ]]; then
-		mongo_cmd "$DST_URI" "$db" '{"createIndexes": "c", "indexes": [{"key": {"k": 1}, "name": "k_1", "unique": true}]}' >/dev/null
-	fi
-}
-
-# stream DB: $BATS_TEST_TMPDIR/stream.json with @DB@ replaced, as BSON.
-stream() { sed "s/@DB@/$1/g" "$BATS_TEST_TMPDIR/stream.json" | json2bson; }
-
-# check_case NAME: apply the stream to a fresh database with --jobs 1 and
-# with --jobs 4, again over its result, and with --batch 1 (no folding,
-# no reordering) to another fresh one; each must hold exactly
-# $BATS_TEST_TMPDIR/after.json.
-check_case() {
-	local db expected jobs
-	expected=$(documents <"$BATS_TEST_TMPDIR/after.json")
-	for jobs in 1 4; do
-		db=$(unique_db "$1_$jobs")
-		setup_db "$db"
-		stream "$db" >"$BATS_TEST_TMPDIR/s.bson"
-		run oplog-apply --jobs "$jobs" "$BATS_TEST_TMPDIR/s.bson" "$DST_URI"
-		assert_success
-		assert_equal "$(mongo_dump "$DST_URI" "$db.c")" "$expected"
-		run oplog-apply --jobs "$jobs" "$BATS_TEST_TMPDIR/s.bson" "$DST_URI"
-		assert_success
-		assert_equal "$(mongo_dump "$DST_URI" "$db.c")" "$expected"
-	done
-	db=$(unique_db "$1_one")
-	setup_db "$db"
-	stream "$db" >"$BATS_TEST_TMPDIR/s1.bson"
-	run oplog-apply --batch 1 "$BATS_TEST_TMPDIR/s1.bson" "$DST_URI"
-	assert_success
-	assert_equal "$(mongo_dump "$DST_URI" "$db.c")" "$expected"
-}
+load lib/apply-case
 
 @test "an upserting \$v:2 diff over a document not in the diff's shape updates it, never skips it" {
 	# i of a field the document already has, a sub-diff of a field that
@@ -132,7 +82,7 @@ check_case() {
 	touch "$BATS_TEST_TMPDIR/unique"
 	echo '{"_id": 1, "k": 1}' >"$BATS_TEST_TMPDIR/before.json"
 	db=$(unique_db conflict)
-	setup_db "$db"
+	case_setup "$db"
 	# Entry 3 takes k:1, which document 1 holds and no entry frees; the
 	# create before it is a barrier, so entry 1 is checkpointed first.
 	cat >"$BATS_TEST_TMPDIR/stream.json" <<-'EOF'
@@ -141,7 +91,7 @@ check_case() {
 	{"ts": {"$timestamp": {"t": 33, "i": 3}}, "op": "i", "ns": "@DB@.c", "o": {"_id": 2, "k": 1}}
 	{"ts": {"$timestamp": {"t": 33, "i": 4}}, "op": "i", "ns": "@DB@.c", "o": {"_id": 4, "k": 4}}
 	EOF
-	stream "$db" >"$BATS_TEST_TMPDIR/s.bson"
+	case_stream "$db" >"$BATS_TEST_TMPDIR/s.bson"
 	for batch in 1000 1; do
 		run oplog-apply --name "$db" --batch "$batch" "$BATS_TEST_TMPDIR/s.bson" "$DST_URI"
 		assert_failure 4
@@ -201,8 +151,8 @@ check_case() {
 	check_case hot
 	# 213 entries in at most 3 batches (the operator update of 5 cuts twice).
 	db=$(unique_db hot_count)
-	setup_db "$db"
-	stream "$db" >"$BATS_TEST_TMPDIR/s.bson"
+	case_setup "$db"
+	case_stream "$db" >"$BATS_TEST_TMPDIR/s.bson"
 	# --flush-ms 0: rounds are cut only when full, not by the clock.
 	run oplog-apply --jobs 1 --flush-ms 0 "$BATS_TEST_TMPDIR/s.bson" "$DST_URI"
 	assert_success

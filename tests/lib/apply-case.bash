@@ -6,6 +6,7 @@
 # of collection c before, one JSON document a line, may be empty),
 # stream.json (the entries, @DB@ standing for the database) and
 # after.json (c's documents after, sorted by _id as mongo_dump prints).
+# A file named unique there gives c a unique index on k.
 
 JSON2BSON=${OPLOGKIT_TOOLS_DIR:-$ROOT/build/plain/tools}/json2bson
 
@@ -14,12 +15,16 @@ json2bson() { "$JSON2BSON" "$@"; }
 # Canonical Extended JSON lines of JSON documents, in the order given.
 documents() { json2bson | oplog-show; }
 
-# case_setup DB: collection c holding before.json.
+# case_setup DB: collection c holding before.json, with the unique index
+# on k when $BATS_TEST_TMPDIR/unique exists.
 case_setup() {
 	if [[ -s $BATS_TEST_TMPDIR/before.json ]]; then
 		mongo_insert "$DST_URI" "$1.c" <"$BATS_TEST_TMPDIR/before.json"
 	else
 		mongo_cmd "$DST_URI" "$1" '{"create": "c"}' >/dev/null
+	fi
+	if [[ -e $BATS_TEST_TMPDIR/unique ]]; then
+		mongo_cmd "$DST_URI" "$1" '{"createIndexes": "c", "indexes": [{"key": {"k": 1}, "name": "k_1", "unique": true}]}' >/dev/null
 	fi
 }
 
