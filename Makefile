@@ -125,7 +125,7 @@ bin/oplogkit-loadgen: examples/loadgen.c $(OBJ)/libcommon.a $(VARIANT_STAMP) com
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
 
-$(OBJ)/unit/%: tests/unit/%.c $(OBJ)/libcommon.a common/*.h
+$(OBJ)/unit/%: tests/unit/%.c $(OBJ)/libcommon.a common/*.h tests/unit/lib/*.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJ)/libcommon.a $(LIBS)
 

@@ -16,79 +16,11 @@
 #include <string.h>
 
 #include "die.h"
+#include "lib/test-json.h"
 #include "operators.h"
 
 static int failures;
 static int checks;
-
-/* Copy in to out, turning every '@' in a key into '$'. */
-static void
-dollarize(bson_iter_t *in, bson_t *out)
-{
-	while (bson_iter_next(in)) {
-		char key[256], *at;
-		bson_iter_t child;
-		bson_t sub;
-
-		snprintf(key, sizeof(key), "%s", bson_iter_key(in));
-		for (at = key; (at = strchr(at, '@')) != NULL; at++)
-			*at = '$';
-		if (BSON_ITER_HOLDS_DOCUMENT(in) || BSON_ITER_HOLDS_ARRAY(in)) {
-			bool array = BSON_ITER_HOLDS_ARRAY(in);
-
-			bson_iter_recurse(in, &child);
-			if (array)
-				bson_append_array_begin(out, key, -1, &sub);
-			else
-				bson_append_document_begin(out, key, -1, &sub);
-			dollarize(&child, &sub);
-			if (array)
-				bson_append_array_end(out, &sub);
-			else
-				bson_append_document_end(out, &sub);
-		} else {
-			bson_append_iter(out, key, -1, in);
-		}
-	}
-}
-
-static bson_t *
-from_json(const char *json)
-{
-	char *text = xstrdup(json), *quote;
-	bson_error_t error;
-	bson_t *parsed, *out;
-	bson_iter_t iter;
-
-	for (quote = text; (quote = strchr(quote, '\'')) != NULL; quote++)
-		*quote = '"';
-	parsed = bson_new_from_json((const uint8_t *)text, -1, &error);
-	free(text);
-	if (parsed == NULL) {
-		fprintf(stderr, "test_operators: bad test JSON %s: %s\n", json, error.message);
-		exit(1);
-	}
-	out = bson_new();
-	bson_iter_init(&iter, parsed);
-	dollarize(&iter, out);
-	bson_destroy(parsed);
-	return out;
-}
-
-static bool
-same_bytes(const bson_t *a, const bson_t *b)
-{
-	return a->len == b->len && memcmp(bson_get_data(a), bson_get_data(b), a->len) == 0;
-}
-
-static void
-show(const char *label, const bson_t *doc)
-{
-	char *json = bson_as_canonical_extended_json(doc, NULL);
-
-	fprintf(stderr, "    %s %s\n", label, json != NULL ? json : "(unprintable)");
-	bson_free(json);
-}
 
 /* Apply update to doc: the result must be expect, byte for byte, twice over. */
 static void
