@@ -152,7 +152,7 @@ $(FUZZ_OBJ)/libcommon.a: $(patsubst common/%.c,$(FUZZ_OBJ)/common/%.o,$(COMMON_S
 	rm -f $@
 	ar rcs $@ $^
 
-$(FUZZ_OBJ)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)/libcommon.a common/*.h
+$(FUZZ_OBJ)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/*.h $(FUZZ_OBJ)/libcommon.a common/*.h
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ)/libcommon.a $(LIBS)
 
 # fuzz_filter links oplog-filter's engine (filters/filter/), compiled the same way.

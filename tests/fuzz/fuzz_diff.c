@@ -32,29 +32,9 @@
 #include <string.h>
 
 #include "diff.h"
+#include "frame.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static uint32_t
-read_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* Frame one document at data; its length in *used. */
-static bool
-take(const uint8_t *data, size_t size, bson_t *doc, size_t *used)
-{
-	uint32_t len;
-
-	if (size < 5)
-		return false;
-	len = read_le32(data);
-	if (len < 5 || len > size)
-		return false;
-	*used = len;
-	return bson_init_static(doc, data, len);
-}
 
 /* The first top-level BinData field of doc, if any. */
 static bool
@@ -187,10 +167,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bson_error_t error;
 	bool valid, applied, translated;
 
-	if (!take(data, size, &doc, &used))
+	if (!frame_take(data, size, &doc, &used))
 		return 0;
 	probe_binary(&doc, data + used, size - used);
-	if (!take(data + used, size - used, &diff, &used))
+	if (!frame_take(data + used, size - used, &diff, &used))
 		return 0;
 
 	valid = diff_validate(&diff, err, sizeof(err));

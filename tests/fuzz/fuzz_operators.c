@@ -13,29 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frame.h"
 #include "operators.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static uint32_t
-read_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* Frame one document at data; its length in *used. */
+/* Frame one document at data, valid UTF-8 throughout; its length in *used. */
 static bool
 take(const uint8_t *data, size_t size, bson_t *doc, size_t *used)
 {
-	uint32_t len;
-
-	if (size < 5)
-		return false;
-	len = read_le32(data);
-	if (len < 5 || len > size)
-		return false;
-	*used = len;
-	return bson_init_static(doc, data, len) && bson_validate(doc, BSON_VALIDATE_UTF8, NULL);
+	return frame_take(data, size, doc, used) && bson_validate(doc, BSON_VALIDATE_UTF8, NULL);
 }
 
 /*
