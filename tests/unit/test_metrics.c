@@ -81,30 +81,30 @@ check_text_format(const char *text)
 static void
 test_format(void)
 {
+	/*
+	 * The samples sample_behind() gives, as lines. Lag: the oldest pending
+	 * change (t 1000) at now 1012.5.
+	 */
+	static const char *const lines[] = {
+		"oplogkit_entries_read_total{program=\"oplog-apply\",name=\"mig\"} 1200\n",
+		"oplogkit_bytes_applied_total{program=\"oplog-apply\",name=\"mig\"} 300000\n",
+		"oplogkit_retries_total{program=\"oplog-apply\",name=\"mig\"} 4\n",
+		"oplogkit_lag_seconds{program=\"oplog-apply\",name=\"mig\"} 12.500\n",
+		"oplogkit_lag_entries{program=\"oplog-apply\",name=\"mig\"} 100\n",
+		"oplogkit_checkpoint_timestamp_seconds{program=\"oplog-apply\",name=\"mig\"} 990\n",
+		"oplogkit_checkpoint_increment{program=\"oplog-apply\",name=\"mig\"} 3\n",
+		"oplogkit_phase{program=\"oplog-apply\",name=\"mig\",phase=\"applying\"} 1\n",
+		"oplogkit_metrics_updated_timestamp_seconds{program=\"oplog-apply\",name=\"mig\"} 1012.500\n",
+	};
 	struct metrics_sample s = sample_behind();
+	size_t k;
 	char text[8192];
 	int length = metrics_format(text, sizeof(text), "oplog-apply", "mig", &s, 4, 1012.5);
 
 	CHECK(length > 0 && (size_t)length == strlen(text), "length %d", length);
 	check_text_format(text);
-	CHECK(strstr(text, "oplogkit_entries_read_total{program=\"oplog-apply\",name=\"mig\"} 1200\n") != NULL,
-	    "entries read: %s", text);
-	CHECK(strstr(text, "oplogkit_bytes_applied_total{program=\"oplog-apply\",name=\"mig\"} 300000\n") != NULL,
-	    "bytes applied");
-	CHECK(strstr(text, "oplogkit_retries_total{program=\"oplog-apply\",name=\"mig\"} 4\n") != NULL, "retries");
-	/* Lag: the oldest pending change (t 1000) at now 1012.5. */
-	CHECK(strstr(text, "oplogkit_lag_seconds{program=\"oplog-apply\",name=\"mig\"} 12.500\n") != NULL,
-	    "lag seconds");
-	CHECK(strstr(text, "oplogkit_lag_entries{program=\"oplog-apply\",name=\"mig\"} 100\n") != NULL,
-	    "lag entries");
-	CHECK(strstr(text, "oplogkit_checkpoint_timestamp_seconds{program=\"oplog-apply\",name=\"mig\"} 990\n") != NULL,
-	    "checkpoint t");
-	CHECK(strstr(text, "oplogkit_checkpoint_increment{program=\"oplog-apply\",name=\"mig\"} 3\n") != NULL,
-	    "checkpoint i");
-	CHECK(strstr(text, "oplogkit_phase{program=\"oplog-apply\",name=\"mig\",phase=\"applying\"} 1\n") != NULL,
-	    "phase");
-	CHECK(strstr(text, "oplogkit_metrics_updated_timestamp_seconds{program=\"oplog-apply\",name=\"mig\"} 1012.500\n") != NULL,
-	    "updated");
+	for (k = 0; k < sizeof(lines) / sizeof(lines[0]); k++)
+		CHECK(strstr(text, lines[k]) != NULL, "no line %s in:\n%s", lines[k], text);
 	CHECK(text[strlen(text) - 1] == '\n', "no final newline");
 
 	/* A name with a quote, a backslash and a newline is escaped. */
