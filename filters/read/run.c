@@ -101,20 +101,27 @@ read_run(const struct read_config *config, const char *uri)
 	session.await = source_awaits(session.client);
 	session.out = stream_create(config->resume != NULL ? config->resume : config->output, level,
 	    config->resume != NULL);
-	if (session.out == NULL)
+	if (session.out == NULL) {
+		session_free(&session);
 		return EXIT_LOCAL;
+	}
 	if (config->resume == NULL) {
 		marker_header(&marker, "oplog", conn_masked(session.client), session.last);
-		if (!marker_write(&session, &marker, false))
+		if (!marker_write(&session, &marker, false)) {
+			(void)stream_finish(session.out);	/* the disk said no: only frees it */
+			session_free(&session);
 			return EXIT_LOCAL;
+		}
 		txn_prelude_write(&session);
 	}
 
 	tail(&session);
 
 	marker_trailer(&marker, session.total, session.last);
-	if (!marker_write(&session, &marker, true))
+	if (!marker_write(&session, &marker, true)) {	/* stream_finish freed the writer */
+		session_free(&session);
 		return EXIT_LOCAL;
+	}
 	progress_report(&session, true);
 	metrics_stop(cli_stop ? "stopped" : "done");
 	session_free(&session);
