@@ -1,7 +1,10 @@
 /*
- * lag.c - the source's newest oplog ts against the target's checkpoint.
+ * lag.c - the source's newest oplog ts against the target's checkpoint,
+ * and the lag in oplogkit's one meaning: the age of the oldest source
+ * change the checkpoint does not cover, 0 once it covers the newest.
  */
 #include <string.h>
+#include <time.h>
 
 #include "conn.h"
 #include "lag.h"
@@ -51,12 +54,23 @@ lag_measure(mongoc_client_t *source, mongoc_client_t *target, const char *name,
 		return false;
 	if (!lag_checkpoint(target, name, &lag->checkpoint, &lag->has_checkpoint, error))
 		return false;
-	if (!lag->has_checkpoint)
+	if (!lag->has_checkpoint) {
 		lag->seconds = (long)lag->newest.t;
-	else if (lag_caught_up(lag))
+	} else if (lag_caught_up(lag)) {
 		lag->seconds = 0;
-	else
-		lag->seconds = (long)lag->newest.t - (long)lag->checkpoint.t;
+	} else {
+		timestamp_t first;
+		bool found;
+
+		if (!lag_first_after(source, lag->checkpoint, &first, &found, error))
+			return false;
+		/* Not found: trimmed or raced away; the newest is then the oldest known. */
+		if (!found)
+			first = lag->newest;
+		lag->seconds = (long)time(NULL) - (long)first.t;
+		if (lag->seconds < 0)	/* the source's clock ahead of ours */
+			lag->seconds = 0;
+	}
 	return true;
 }
 
@@ -99,8 +113,9 @@ lag_first_after(mongoc_client_t *source, timestamp_t ts, timestamp_t *first, boo
 {
 	mongoc_collection_t *oplog = mongoc_client_get_collection(source, "local", "oplog.rs");
 	bson_t *filter = BCON_NEW("ts", "{", "$gt", BCON_TIMESTAMP(ts.t, ts.i), "}");
-	bson_t *opts = BCON_NEW("sort", "{", "$natural", BCON_INT32(1), "}",
-	    "limit", BCON_INT64(1), "projection", "{", "ts", BCON_INT32(1), "}");
+	/* No sort: natural order is oldest first, and FerretDB reads its whole
+	 * oplog for a sort (conn_oldest_ts asks the same way). */
+	bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "ts", BCON_INT32(1), "}");
 	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(oplog, filter, opts, NULL);
 	const bson_t *doc;
 	bson_iter_t iter;

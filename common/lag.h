@@ -21,7 +21,8 @@ struct lag {
 	timestamp_t newest;	/* the source's newest oplog ts */
 	timestamp_t checkpoint;	/* the target's checkpoint ts (zero without one) */
 	bool has_checkpoint;
-	long seconds;		/* newest.t - checkpoint.t; 0 once the checkpoint is there */
+	long seconds;		/* the age now of the first entry after the checkpoint (the
+				 * oldest change not applied); 0 once the checkpoint is there */
 };
 
 /*

@@ -43,11 +43,17 @@ switch() {
 
 @test "entry-switch gives up when the lag gate is not met, and changes nothing" {
 	mongo_cmd "$SRC_URI" "$(unique_db lagging)" '{"insert": "c", "documents": [{"_id": 1}]}'
-	newest=$(oplog-read --now "$SRC_URI")
-	checkpoint_at "$((${newest%,*} - 3600)),0"
+	first=$(oplog-read --now "$SRC_URI")
+	# The checkpoint just before that insert, which is let grow 2 s old:
+	# the lag (the age of the oldest change it lacks) is over --lag 1s.
+	checkpoint_at "${first%,*},$((${first#*,} - 1))"
+	for _ in $(seq 1 40); do (($(date +%s) >= ${first%,*} + 2)) && break; sleep 0.1; done
+	mongo_cmd "$SRC_URI" "$(unique_db lagging)" '{"insert": "c", "documents": [{"_id": 2}]}'
 	switch --lag 1s --timeout 1s --fence-cmd "$fence_cmd" --unfence-cmd "$unfence_cmd" --metrics gate.prom
 	assert_failure 1
-	assert_line --regexp '^result +not switched: lag 3600 s still over 1000 ms after 1000 ms; nothing changed$'
+	assert_line --regexp '^result +not switched: lag [0-9]+ s still over 1000 ms after 1000 ms; nothing changed$'
+	[[ $(grep '^result' <<<"$output") =~ lag\ ([0-9]+)\ s ]] && ((BASH_REMATCH[1] >= 2)) ||
+		fail "not the age of $first: $output"
 	assert_entry_unchanged
 	assert_file_not_exist fence.log
 	# --metrics: the result, the fence never up, and the lag it waited on.
@@ -55,7 +61,7 @@ switch() {
 	assert_equal "$(metric_phase gate.prom)" failed
 	assert_equal "$(metric gate.prom oplogkit_switch_fenced)" 0
 	assert_equal "$(metric gate.prom oplogkit_switch_window_seconds)" ''
-	assert_equal "$(metric gate.prom oplogkit_checkpoint_timestamp_seconds)" $((${newest%,*} - 3600))
+	assert_equal "$(metric gate.prom oplogkit_checkpoint_timestamp_seconds)" "${first%,*}"
 	(($(metric gate.prom oplogkit_lag_entries) >= 1)) || fail "$(cat gate.prom)"
 	awk -v lag="$(metric gate.prom oplogkit_lag_seconds)" 'BEGIN { exit !(lag > 0) }' || fail "$(cat gate.prom)"
 }

@@ -133,20 +133,29 @@ checkpoint() {
 }
 
 @test "sync-check --lag-only measures a checkpoint behind and at the source's newest ts" {
-	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": 1}, {"_id": 2}, {"_id": 3}]}'
+	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": 1}]}'
+	first=$(oplog-read --now "$SRC_URI")
+	# The next inserts 2 s later: the checkpoint just before the first one
+	# leaves it, the oldest change not applied, at least 2 s old.
+	for _ in $(seq 1 40); do (($(date +%s) >= ${first%,*} + 2)) && break; sleep 0.1; done
+	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": 2}, {"_id": 3}]}'
 	newest=$(oplog-read --now "$SRC_URI")
 	t=${newest%,*} i=${newest#*,}
 	# Three entries (our inserts) come after the ts two inserts back.
 	behind=$(mongo_dump_bson "$SRC_URI" local.oplog.rs | oplog-show | tail -n 3 | head -n 1 |
 		jq -r '.ts["$timestamp"] | "\(.t) \(.i)"')
 	name=$(unique_db behind)
-	checkpoint "$name" $((t - 30)) 0
+	checkpoint "$name" "${first%,*}" $((${first#*,} - 1))
+	# The lag is the age now of that first insert, not newest minus checkpoint.
 	run sync-check --lag-only --name "$name" "$SRC_URI" "$DST_URI"
 	assert_success
-	assert_output --regexp "^lag 30 s, [0-9]+ entries \\(source newest $t,$i, checkpoint $name at $((t - 30)),0\\)$"
-	run sync-check --lag-only --max-lag 10s --name "$name" "$SRC_URI" "$DST_URI"
+	[[ $output =~ ^lag\ ([0-9]+)\ s,\ [0-9]+\ entries\ \(source\ newest\ $t,$i,\ checkpoint\ $name\ at\ ${first%,*},$((${first#*,} - 1))\)$ ]] ||
+		fail "$output"
+	lag=${BASH_REMATCH[1]}
+	((lag >= 2 && lag <= $(date +%s) - ${first%,*})) || fail "lag $lag is not the age of $first"
+	run sync-check --lag-only --max-lag 1s --name "$name" "$SRC_URI" "$DST_URI"
 	assert_failure 1
-	run sync-check --lag-only --max-lag 30s --name "$name" "$SRC_URI" "$DST_URI"
+	run sync-check --lag-only --max-lag 1h --name "$name" "$SRC_URI" "$DST_URI"
 	assert_success
 
 	name=$(unique_db near)
