@@ -108,19 +108,22 @@ lag_within(const struct lag *lag, long max_ms)
 }
 
 bool
-lag_first_after(mongoc_client_t *source, timestamp_t ts, timestamp_t *first, bool *found,
-    bson_error_t *error)
+lag_first_matching(mongoc_client_t *source, timestamp_t ts, const bson_t *also, timestamp_t *first,
+    bool *found, bson_error_t *error)
 {
 	mongoc_collection_t *oplog = mongoc_client_get_collection(source, "local", "oplog.rs");
 	bson_t *filter = BCON_NEW("ts", "{", "$gt", BCON_TIMESTAMP(ts.t, ts.i), "}");
 	/* No sort: natural order is oldest first, and FerretDB reads its whole
 	 * oplog for a sort (conn_oldest_ts asks the same way). */
 	bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "ts", BCON_INT32(1), "}");
-	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(oplog, filter, opts, NULL);
+	mongoc_cursor_t *cursor;
 	const bson_t *doc;
 	bson_iter_t iter;
 	bool ok = true;
 
+	if (also != NULL)
+		bson_concat(filter, also);
+	cursor = mongoc_collection_find_with_opts(oplog, filter, opts, NULL);
 	*found = false;
 	first->t = first->i = 0;
 	if (mongoc_cursor_next(cursor, &doc)) {
@@ -136,4 +139,11 @@ lag_first_after(mongoc_client_t *source, timestamp_t ts, timestamp_t *first, boo
 	bson_destroy(filter);
 	mongoc_collection_destroy(oplog);
 	return ok;
+}
+
+bool
+lag_first_after(mongoc_client_t *source, timestamp_t ts, timestamp_t *first, bool *found,
+    bson_error_t *error)
+{
+	return lag_first_matching(source, ts, NULL, first, found, error);
 }

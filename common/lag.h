@@ -51,6 +51,10 @@ bool lag_within(const struct lag *lag, long max_ms);
 bool lag_first_after(mongoc_client_t *source, timestamp_t ts, timestamp_t *first, bool *found,
     bson_error_t *error);
 
+/* The same, of the entries after ts that also match the conditions in also. */
+bool lag_first_matching(mongoc_client_t *source, timestamp_t ts, const bson_t *also,
+    timestamp_t *first, bool *found, bson_error_t *error);
+
 /* How many entries of the source's oplog come after ts. */
 bool lag_entries_after(mongoc_client_t *source, timestamp_t ts, int64_t *count,
     bson_error_t *error);

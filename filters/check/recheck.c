@@ -85,22 +85,15 @@ static bool
 changed_after(mongoc_client_t *source, const char *ns, const bson_iter_t *id, timestamp_t ts,
     timestamp_t *since)
 {
-	bson_t *filter = bson_new(), *opts = BCON_NEW("limit", BCON_INT64(1),
-	    "projection", "{", "ts", BCON_INT32(1), "_id", BCON_INT32(0), "}");
-	bson_t ts_range, any, of_id, of_o2, of_command, command_ns, names;
+	bson_t also = BSON_INITIALIZER, any, of_id, of_o2, of_command, command_ns, names;
 	char db[256], db_command[300];
 	const char *collection;
-	mongoc_collection_t *oplog = mongoc_client_get_collection(source, "local", "oplog.rs");
-	mongoc_cursor_t *cursor;
-	const bson_t *entry;
 	bson_error_t error;
-	bson_iter_t iter;
-	bool found = false;
+	bool found;
 
-	BSON_APPEND_DOCUMENT_BEGIN(filter, "ts", &ts_range);
-	BSON_APPEND_TIMESTAMP(&ts_range, "$gt", ts.t, ts.i);
-	bson_append_document_end(filter, &ts_range);
-	BSON_APPEND_ARRAY_BEGIN(filter, "$or", &any);
+	split_ns(ns, db, sizeof(db), &collection);
+	snprintf(db_command, sizeof(db_command), "%s.$cmd", db);
+	BSON_APPEND_ARRAY_BEGIN(&also, "$or", &any);
 	BSON_APPEND_DOCUMENT_BEGIN(&any, "0", &of_id);
 	BSON_APPEND_UTF8(&of_id, "ns", ns);
 	bson_append_iter(&of_id, "o._id", -1, id);
@@ -109,8 +102,6 @@ changed_after(mongoc_client_t *source, const char *ns, const bson_iter_t *id, ti
 	BSON_APPEND_UTF8(&of_o2, "ns", ns);
 	bson_append_iter(&of_o2, "o2._id", -1, id);
 	bson_append_document_end(&any, &of_o2);
-	split_ns(ns, db, sizeof(db), &collection);
-	snprintf(db_command, sizeof(db_command), "%s.$cmd", db);
 	BSON_APPEND_DOCUMENT_BEGIN(&any, "2", &of_command);
 	BSON_APPEND_UTF8(&of_command, "op", "c");
 	BSON_APPEND_DOCUMENT_BEGIN(&of_command, "ns", &command_ns);
@@ -120,19 +111,10 @@ changed_after(mongoc_client_t *source, const char *ns, const bson_iter_t *id, ti
 	bson_append_array_end(&command_ns, &names);
 	bson_append_document_end(&of_command, &command_ns);
 	bson_append_document_end(&any, &of_command);
-	bson_append_array_end(filter, &any);
-	cursor = mongoc_collection_find_with_opts(oplog, filter, opts, NULL);
-	if (mongoc_cursor_next(cursor, &entry)) {
-		found = true;
-		if (bson_iter_init_find(&iter, entry, "ts") && BSON_ITER_HOLDS_TIMESTAMP(&iter))
-			bson_iter_timestamp(&iter, &since->t, &since->i);
-	} else if (mongoc_cursor_error(cursor, &error)) {
+	bson_append_array_end(&also, &any);
+	if (!lag_first_matching(source, ts, &also, since, &found, &error))
 		die(EXIT_SERVER, "%s: reading local.oplog.rs: %s", conn_masked(source), error.message);
-	}
-	mongoc_cursor_destroy(cursor);
-	mongoc_collection_destroy(oplog);
-	bson_destroy(opts);
-	bson_destroy(filter);
+	bson_destroy(&also);
 	return found;
 }
 
