@@ -47,7 +47,7 @@ switch() {
 	# The checkpoint just before that insert, which is let grow 2 s old:
 	# the lag (the age of the oldest change it lacks) is over --lag 1s.
 	checkpoint_at "${first%,*},$((${first#*,} - 1))"
-	for _ in $(seq 1 40); do (($(date +%s) >= ${first%,*} + 2)) && break; sleep 0.1; done
+	wait_for "the first insert to be 2 s old" clock_past "${first%,*}" 2
 	mongo_cmd "$SRC_URI" "$(unique_db lagging)" '{"insert": "c", "documents": [{"_id": 2}]}'
 	switch --lag 1s --timeout 1s --fence-cmd "$fence_cmd" --unfence-cmd "$unfence_cmd" --metrics gate.prom
 	assert_failure 1

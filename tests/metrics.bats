@@ -108,11 +108,6 @@ updated_since() {
 	assert_output --partial "--metrics $BATS_TEST_TMPDIR/no/such/dir/x.prom"
 }
 
-# clock_past T N: our clock is at least N seconds past T (a ts's seconds).
-clock_past() {
-	(($(date +%s) >= $1 + $2))
-}
-
 # The "T,I" of the first entry of the source's oplog after "T,I" $1.
 oplog_next() {
 	mongo_dump_bson "$SRC_URI" local.oplog.rs | oplog-show |

@@ -137,7 +137,7 @@ checkpoint() {
 	first=$(oplog-read --now "$SRC_URI")
 	# The next inserts 2 s later: the checkpoint just before the first one
 	# leaves it, the oldest change not applied, at least 2 s old.
-	for _ in $(seq 1 40); do (($(date +%s) >= ${first%,*} + 2)) && break; sleep 0.1; done
+	wait_for "the first insert to be 2 s old" clock_past "${first%,*}" 2
 	mongo_cmd "$SRC_URI" "$db" '{"insert": "c", "documents": [{"_id": 2}, {"_id": 3}]}'
 	newest=$(oplog-read --now "$SRC_URI")
 	t=${newest%,*} i=${newest#*,}

@@ -19,6 +19,11 @@ assert_prometheus_text() {
 	[[ -s $1 ]] || fail "$1 is empty"
 }
 
+# clock_past T N: our clock is at least N seconds past T (a ts's seconds).
+clock_past() {
+	(($(date +%s) >= $1 + $2))
+}
+
 # wait_for DESCRIPTION COMMAND...: until COMMAND succeeds (at most 60 s).
 wait_for() {
 	local what=$1
